@@ -1,0 +1,1 @@
+"""pytest plugin registered by the ``contrail-llmops`` distribution (entry point ``pytest11``)."""
