@@ -1,0 +1,144 @@
+"""Chat messages from each convention's shape into one: ``{"role", "content", ...}``.
+
+The normal form follows the OpenAI chat shape, which most UIs and evaluators read:
+``{"role": str, "content": str | list | None}`` plus, when present, ``"tool_calls"`` as
+``[{"id", "type": "function", "function": {"name", "arguments"}}]``, ``"tool_call_id"``,
+``"name"`` and ``"finish_reason"``. Keys a convention adds beyond these are kept as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """One tool call in the normal form; absent parts are left out."""
+    function: dict[str, Any] = {}
+    if name is not None:
+        function["name"] = name
+    if arguments is not None:
+        function["arguments"] = arguments
+    call: dict[str, Any] = {"type": "function", "function": function}
+    if call_id is not None:
+        call["id"] = call_id
+    return call
+
+
+def from_genai(messages: Any, default_role: str) -> list[dict[str, Any]] | None:
+    """GenAI ``gen_ai.input.messages``/``gen_ai.output.messages``: ``[{"role", "parts": [...]}]``.
+
+    Returns None when ``messages`` is not a list of dicts (the caller keeps the raw value).
+    """
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return None
+    return [_from_genai_message(message, default_role) for message in messages]
+
+
+def _from_genai_message(message: dict[str, Any], default_role: str) -> dict[str, Any]:
+    parts = message.get("parts")
+    normal: dict[str, Any] = {"role": message.get("role", default_role)}
+    extra = {k: v for k, v in message.items() if k not in ("role", "parts")}
+    if not isinstance(parts, list):
+        normal["content"] = message.get("content")
+        extra.pop("content", None)
+        normal.update(extra)
+        return normal
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    others: list[Any] = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in _TEXT_PART_TYPES and isinstance(part.get("content"), str):
+            texts.append(part["content"])
+        elif kind == "tool_call":
+            calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
+        elif kind == "tool_call_response":
+            normal["tool_call_id"] = part.get("id")
+            texts.append(part.get("response") if isinstance(part.get("response"), str) else "")
+            if not isinstance(part.get("response"), str):
+                others.append(part)
+        else:
+            others.append(part)
+    normal["content"] = "\n".join(texts) if texts else None
+    if calls:
+        normal["tool_calls"] = calls
+    if others:
+        normal["parts"] = parts
+    normal.update(extra)
+    return normal
+
+
+def system_instructions(value: Any) -> dict[str, Any] | None:
+    """``gen_ai.system_instructions`` (a list of parts, or text) as one system message."""
+    if isinstance(value, str):
+        return {"role": "system", "content": value}
+    if isinstance(value, list):
+        texts = [p["content"] for p in value if isinstance(p, dict) and isinstance(p.get("content"), str)]
+        if len(texts) == len(value):
+            return {"role": "system", "content": "\n".join(texts)}
+        return {"role": "system", "content": None, "parts": value}
+    return None
+
+
+def from_openinference(messages: Any) -> list[dict[str, Any]] | None:
+    """OpenInference ``llm.*_messages`` after unflattening: ``[{"message": {...}}]``."""
+    if not isinstance(messages, list):
+        return None
+    result = []
+    for item in messages:
+        message = item.get("message") if isinstance(item, dict) else None
+        if not isinstance(message, dict):
+            return None
+        result.append(_from_openinference_message(message))
+    return result
+
+
+def _from_openinference_message(message: dict[str, Any]) -> dict[str, Any]:
+    normal: dict[str, Any] = {"role": message.get("role"), "content": message.get("content")}
+    for key, value in message.items():
+        if key == "tool_calls" and isinstance(value, list):
+            normal["tool_calls"] = [_openinference_tool_call(call) for call in value]
+        elif key == "contents" and isinstance(value, list) and normal["content"] is None:
+            normal["content"] = [_openinference_content(part) for part in value]
+        elif key not in ("role", "content"):
+            normal[key] = value
+    return normal
+
+
+def _openinference_tool_call(item: Any) -> Any:
+    call = item.get("tool_call") if isinstance(item, dict) else None
+    if not isinstance(call, dict):
+        return item
+    function = call.get("function")
+    if not isinstance(function, dict):
+        function = {}
+    return tool_call(call.get("id"), function.get("name"), function.get("arguments"))
+
+
+def _openinference_content(item: Any) -> Any:
+    content = item.get("message_content") if isinstance(item, dict) else None
+    return content if isinstance(content, dict) else item
+
+
+def from_indexed(messages: Any) -> list[dict[str, Any]] | None:
+    """Traceloop ``gen_ai.prompt.N.*``/``gen_ai.completion.N.*`` after unflattening."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return None
+    result = []
+    for message in messages:
+        normal: dict[str, Any] = {"role": message.get("role"), "content": message.get("content")}
+        for key, value in message.items():
+            if key == "tool_calls" and isinstance(value, list):
+                normal["tool_calls"] = [_indexed_tool_call(call) for call in value]
+            elif key not in ("role", "content"):
+                normal[key] = value
+        result.append(normal)
+    return result
+
+
+def _indexed_tool_call(call: Any) -> Any:
+    if not isinstance(call, dict):
+        return call
+    return tool_call(call.get("id"), call.get("name"), call.get("arguments"))
