@@ -1,0 +1,7 @@
+"""Instrumentation of the openai package (placeholder until implemented)."""
+
+from __future__ import annotations
+
+
+def instrument() -> bool:
+    return False
