@@ -62,7 +62,7 @@ class Cost:
 
 @dataclasses.dataclass(slots=True)
 class TraceAttributes:
-    """Trace-level values an observation may carry (Langfuse ``langfuse.trace.*``, SDK update_current_trace)."""
+    """Trace-level values an observation may carry (``langfuse.trace.*``, SDK ``update_current_trace``)."""
 
     name: str | None = None
     input: Any = None

@@ -1,0 +1,62 @@
+"""The ASGI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from contrail._version import __version__
+from contrail.ingest.limits import IngestLimits
+from contrail.server.api import health, ingest, otlp, scores, sessions, traces
+from contrail.server.auth import KeyVerifier
+from contrail.server.errors import install_error_handlers
+from contrail.server.settings import Settings
+from contrail.server.state import ServerState
+from contrail.server.write_queue import WriteQueue
+from contrail.store.database import open_engine
+from contrail.store.migrate import upgrade
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the server for ``settings`` (from the environment when omitted).
+
+    Opens the database (raising DatabaseUnavailableError with a fix when it cannot) and applies
+    migrations unless ``migrate`` is False.
+    """
+    settings = settings or Settings()
+    engine = open_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
+    if migrate:
+        upgrade(engine)
+    state = ServerState(
+        settings=settings,
+        engine=engine,
+        keys=KeyVerifier(engine, settings.key_cache_seconds),
+        writes=WriteQueue(
+            engine, max_spans=settings.write_queue_spans, group_spans=settings.write_group_spans
+        ),
+        limits=IngestLimits(
+            max_value_bytes=settings.max_value_bytes, max_spans_per_request=settings.max_spans_per_request
+        ),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.close()
+
+    app = FastAPI(
+        title="Contrail",
+        version=__version__,
+        description="Open-source LLMOps: traces, cost and latency, prompts and evaluations.",
+        lifespan=lifespan,
+    )
+    app.state.contrail = state
+    install_error_handlers(app)
+    for module in (health, otlp, ingest, traces, sessions, scores):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,60 @@
+"""Server settings: the only place Contrail's server reads environment variables.
+
+Every field is ``CONTRAIL_<NAME>``; docs/configuration.md lists each one (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONTRAIL_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.contrail"), description="Folder for the embedded SQLite database and local state."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Unset: SQLite in CONTRAIL_HOME.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `contrail server` listens on.")
+    port: int = Field(default=7878, ge=1, le=65535, description="Port `contrail server` listens on.")
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest accepted request body as sent (compressed)."
+    )
+    max_decompressed_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest request body after gzip decompression."
+    )
+    max_spans_per_request: int = Field(default=10_000, ge=1, description="Most spans or events per request.")
+    max_value_bytes: int = Field(
+        default=256 * 1024,
+        ge=256,
+        description="Largest attribute value or input/output kept per span; larger ones are truncated.",
+    )
+    write_queue_spans: int = Field(
+        default=100_000, ge=100, description="Spans waiting to be written before ingest answers 503."
+    )
+    write_group_spans: int = Field(
+        default=5_000, ge=1, description="Most spans the writer commits in one transaction."
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite synchronous pragma; NORMAL trades power-loss durability for speed.",
+    )
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a verified API key is trusted before it is checked again."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level of the server.")
+
+    def resolved_home(self) -> Path:
+        return self.home.expanduser()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home() / 'contrail.db'}"

@@ -1,0 +1,94 @@
+"""Engines for the embedded SQLite file and for PostgreSQL, with errors that say how to fix them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The configured database cannot be used; the message says what to do about it."""
+
+
+def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+    """Create an engine for ``url`` and check that it answers.
+
+    Raises DatabaseUnavailableError with a fix for bad URLs, missing drivers and unreachable servers.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailableError(
+            f"CONTRAIL_DATABASE_URL is not a database URL ({exc}). "
+            "Use postgresql+psycopg://user@host:5432/db, or unset it for the embedded SQLite database."
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url, parsed.database, sqlite_synchronous)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = _postgres_engine(url, parsed.drivername)
+    else:
+        raise DatabaseUnavailableError(
+            f"Unsupported database {parsed.get_backend_name()!r}: Contrail runs on SQLite or PostgreSQL."
+        )
+    _check_reachable(engine)
+    return engine
+
+
+def _sqlite_engine(url: str, database: str | None, synchronous: str) -> Engine:
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's begin event decide the transaction mode (BEGIN IMMEDIATE below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # Take the write lock at the start so concurrent writers queue instead of failing mid-way.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: str, drivername: str) -> Engine:
+    if drivername in ("postgresql", "postgres"):
+        url = url.replace(drivername + "://", "postgresql+psycopg://", 1)
+    try:
+        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise DatabaseUnavailableError(
+            "PostgreSQL support is not installed: pip install 'contrail-llmops[postgres]'"
+        ) from exc
+
+
+def _check_reachable(engine: Engine) -> None:
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        url = engine.url
+        if url.get_backend_name() == "sqlite":
+            raise DatabaseUnavailableError(
+                f"Cannot open the SQLite database at {url.database} ({exc.orig}). "
+                "Check that the folder is writable, or set CONTRAIL_HOME to another folder."
+            ) from exc
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailableError(
+            f"Cannot reach PostgreSQL at {url.host}:{url.port or 5432} ({reason}). "
+            "Start it, or unset CONTRAIL_DATABASE_URL to use the embedded SQLite database."
+        ) from exc

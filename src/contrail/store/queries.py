@@ -1,0 +1,219 @@
+"""Read queries for traces, observations and scores. Every query is scoped to one project.
+
+Rows come back as plain dicts in the API's shape (RFC 3339 times, costs as Decimal, JSON decoded).
+List pages read the ``traces`` rollup table and never scan observations.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Select, select
+
+from contrail.schema.timeconv import us_to_rfc3339
+from contrail.store.filters import Filter, observation_conditions, trace_conditions
+from contrail.store.pagination import Page, after_cursor, encode_cursor
+from contrail.store.tables import observations, scores, traces
+from contrail.store.types import nanos_to_usd, unpack_json
+
+TraceSort = Literal["start_time", "latency", "cost", "tokens"]
+_TRACE_SORT_COLUMNS = {
+    "start_time": traces.c.start_us,
+    "latency": traces.c.duration_us,
+    "cost": traces.c.total_cost_nanos,
+    "tokens": traces.c.total_tokens,
+}
+MAX_TRACE_OBSERVATIONS = 10_000
+
+
+def list_traces(
+    engine: Engine,
+    project_id: str,
+    flt: Filter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    sort: TraceSort = "start_time",
+    descending: bool = True,
+) -> Page[dict[str, Any]]:
+    sort_column = _TRACE_SORT_COLUMNS[sort]
+    query = select(traces).where(*trace_conditions(traces, flt, project_id, engine.dialect.name))
+    if cursor:
+        query = query.where(after_cursor(sort_column, traces.c.trace_id, cursor, descending))
+    order = (sort_column.desc(), traces.c.trace_id.desc()) if descending else (sort_column, traces.c.trace_id)
+    rows = _fetch(engine, query.order_by(*order).limit(limit + 1))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last[sort_column.name], last["trace_id"])
+    return Page([trace_summary(r) for r in rows], next_cursor)
+
+
+def get_trace(engine: Engine, project_id: str, trace_id: str) -> dict[str, Any] | None:
+    """One trace with its observations (start order) and scores, or None if not in this project."""
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                select(traces).where(traces.c.project_id == project_id, traces.c.trace_id == trace_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None or not row["observation_count"]:
+            return None
+        observation_rows = connection.execute(
+            select(observations)
+            .where(observations.c.project_id == project_id, observations.c.trace_id == trace_id)
+            .order_by(observations.c.start_us, observations.c.id)
+            .limit(MAX_TRACE_OBSERVATIONS)
+        ).mappings()
+        detail = trace_summary(row)
+        detail["metadata"] = row["metadata"] or {}
+        detail["observations"] = [observation_detail(o) for o in observation_rows]
+        detail["scores"] = [score_dict(s) for s in _scores_of(connection, project_id, trace_id)]
+    return detail
+
+
+def list_observations(
+    engine: Engine, project_id: str, flt: Filter, *, limit: int = 50, cursor: str | None = None
+) -> Page[dict[str, Any]]:
+    query = select(observations).where(
+        *observation_conditions(observations, flt, project_id, engine.dialect.name)
+    )
+    if cursor:
+        query = query.where(after_cursor(observations.c.start_us, observations.c.id, cursor, True))
+    rows = _fetch(
+        engine, query.order_by(observations.c.start_us.desc(), observations.c.id.desc()).limit(limit + 1)
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["start_us"], rows[-1]["id"])
+    return Page([observation_detail(r) for r in rows], next_cursor)
+
+
+def list_scores(
+    engine: Engine,
+    project_id: str,
+    *,
+    trace_id: str | None = None,
+    name: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[dict[str, Any]]:
+    query = select(scores).where(scores.c.project_id == project_id)
+    if trace_id is not None:
+        query = query.where(scores.c.trace_id == trace_id)
+    if name is not None:
+        query = query.where(scores.c.name == name)
+    if cursor:
+        query = query.where(after_cursor(scores.c.timestamp_us, scores.c.id, cursor, True))
+    rows = _fetch(engine, query.order_by(scores.c.timestamp_us.desc(), scores.c.id.desc()).limit(limit + 1))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["timestamp_us"], rows[-1]["id"])
+    return Page([score_dict(r) for r in rows], next_cursor)
+
+
+def trace_summary(row: Any) -> dict[str, Any]:
+    return {
+        "trace_id": row["trace_id"],
+        "name": row["name"],
+        "start_time": us_to_rfc3339(row["start_us"]),
+        "end_time": us_to_rfc3339(row["end_us"]),
+        "latency_ms": None if row["duration_us"] is None else row["duration_us"] / 1000,
+        "user_id": row["user_id"],
+        "session_id": row["session_id"],
+        "environment": row["environment"],
+        "release": row["release"],
+        "version": row["version"],
+        "tags": row["tags"] or [],
+        "models": row["models"] or [],
+        "input_preview": row["input_preview"],
+        "output_preview": row["output_preview"],
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "total_tokens": row["total_tokens"],
+        "total_cost_usd": nanos_to_usd(row["total_cost_nanos"]),
+        "error_count": row["error_count"],
+        "observation_count": row["observation_count"],
+        "root_span_id": row["root_span_id"],
+    }
+
+
+def observation_detail(row: Any) -> dict[str, Any]:
+    return {
+        "trace_id": row["trace_id"],
+        "span_id": row["span_id"],
+        "parent_span_id": row["parent_span_id"],
+        "name": row["name"],
+        "type": row["type"],
+        "start_time": us_to_rfc3339(row["start_us"]),
+        "end_time": us_to_rfc3339(row["end_us"]),
+        "latency_ms": None if row["duration_us"] is None else row["duration_us"] / 1000,
+        "time_to_first_token_ms": None if row["ttft_us"] is None else row["ttft_us"] / 1000,
+        "status": row["status"],
+        "status_message": row["status_message"],
+        "level": row["level"],
+        "model_requested": row["model_requested"],
+        "model_response": row["model_response"],
+        "model": row["model"],
+        "provider": row["provider"],
+        "model_parameters": row["model_parameters"],
+        "input": unpack_json(row["input"]),
+        "output": unpack_json(row["output"]),
+        "usage": {
+            "input_tokens": row["input_tokens"],
+            "output_tokens": row["output_tokens"],
+            "cached_input_tokens": row["cached_input_tokens"],
+            "reasoning_tokens": row["reasoning_tokens"],
+            "total_tokens": row["total_tokens"],
+        },
+        "cost_usd": {
+            "input": nanos_to_usd(row["input_cost_nanos"]),
+            "output": nanos_to_usd(row["output_cost_nanos"]),
+            "total": nanos_to_usd(row["total_cost_nanos"]),
+        },
+        "user_id": row["user_id"],
+        "session_id": row["session_id"],
+        "environment": row["environment"],
+        "release": row["release"],
+        "version": row["version"],
+        "tags": row["tags"] or [],
+        "metadata": row["metadata"] or {},
+        "prompt_name": row["prompt_name"],
+        "prompt_version": row["prompt_version"],
+    }
+
+
+def score_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "trace_id": row["trace_id"],
+        "observation_id": row["observation_id"],
+        "session_id": row["session_id"],
+        "name": row["name"],
+        "value": row["value"],
+        "string_value": row["string_value"],
+        "data_type": row["data_type"],
+        "source": row["source"],
+        "comment": row["comment"],
+        "metadata": row["metadata"] or {},
+        "environment": row["environment"],
+        "timestamp": us_to_rfc3339(row["timestamp_us"]),
+    }
+
+
+def _scores_of(connection: Any, project_id: str, trace_id: str) -> Any:
+    return connection.execute(
+        select(scores)
+        .where(scores.c.project_id == project_id, scores.c.trace_id == trace_id)
+        .order_by(scores.c.timestamp_us)
+    ).mappings()
+
+
+def _fetch(engine: Engine, query: Select[Any]) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(query).mappings())

@@ -1,0 +1,112 @@
+"""The per-trace rollup row, merged in memory while a write group is applied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from contrail.schema.observation import Observation
+from contrail.store.preview import preview_text
+
+# Which source named the trace / gave its input and output: explicit trace attributes beat the
+# root span, which beats whatever span arrived first.
+_RANK_FIRST_SEEN, _RANK_ROOT, _RANK_EXPLICIT = 0, 1, 2
+
+
+class TraceRollup:
+    """Accumulates one trace's totals and descriptors; ``as_params`` gives the UPDATE parameters."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "name",
+        "name_rank",
+        "root_span_id",
+        "start_us",
+        "end_us",
+        "duration_us",
+        "user_id",
+        "session_id",
+        "environment",
+        "release",
+        "version",
+        "tags",
+        "models",
+        "metadata",
+        "input_preview",
+        "output_preview",
+        "io_rank",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "total_cost_nanos",
+        "error_count",
+        "observation_count",
+        "updated_us",
+    )
+
+    def __init__(self, row: Mapping[str, Any], now_us: int) -> None:
+        self.project_id: str = row["project_id"]
+        self.trace_id: str = row["trace_id"]
+        self.previously_stored = bool(row["observation_count"])
+        self.values: dict[str, Any] = {c: row[c] for c in self.COLUMNS}
+        self.values["updated_us"] = now_us
+        if not self.previously_stored:
+            self.values["start_us"] = None  # the placeholder's start is the insert time, not data
+        self.values["tags"] = list(row["tags"] or [])
+        self.values["models"] = list(row["models"] or [])
+        self.values["metadata"] = dict(row["metadata"] or {})
+
+    def add(self, obs: Observation, row: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
+        """Fold one observation in; ``old`` is its stored earlier version, whose totals are taken back."""
+        v = self.values
+        if old is None:
+            v["observation_count"] += 1
+        for column in ("input_tokens", "output_tokens", "total_tokens", "total_cost_nanos"):
+            v[column] += (row[column] or 0) - ((old[column] or 0) if old else 0)
+        v["error_count"] += int(obs.is_error) - (int(old["is_error"]) if old else 0)
+        end = obs.end_us if obs.end_us is not None else obs.start_us
+        v["start_us"] = obs.start_us if v["start_us"] is None else min(v["start_us"], obs.start_us)
+        v["end_us"] = end if v["end_us"] is None else max(v["end_us"], end)
+        v["duration_us"] = v["end_us"] - v["start_us"]
+        for column in ("user_id", "session_id", "environment", "release", "version"):
+            value = getattr(obs, column)
+            if value is not None:
+                v[column] = value
+        _extend_unique(v["tags"], obs.tags)
+        _extend_unique(v["tags"], obs.trace.tags)
+        if obs.model is not None:
+            _extend_unique(v["models"], [obs.model])
+        v["metadata"].update(obs.trace.metadata)
+        self._describe(obs)
+
+    def _describe(self, obs: Observation) -> None:
+        v = self.values
+        is_root = obs.parent_span_id is None
+        if is_root:
+            v["root_span_id"] = obs.span_id
+        name_rank = _RANK_EXPLICIT if obs.trace.name else _RANK_ROOT if is_root else _RANK_FIRST_SEEN
+        if v["name"] is None or name_rank > v["name_rank"]:
+            v["name"] = obs.trace.name or obs.name
+            v["name_rank"] = name_rank
+        explicit_io = obs.trace.input is not None or obs.trace.output is not None
+        io_rank = _RANK_EXPLICIT if explicit_io else _RANK_ROOT if is_root else None
+        if io_rank is not None and io_rank >= v["io_rank"]:
+            source_in = obs.trace.input if explicit_io else obs.input
+            source_out = obs.trace.output if explicit_io else obs.output
+            v["input_preview"] = preview_text(source_in) or v["input_preview"]
+            v["output_preview"] = preview_text(source_out) or v["output_preview"]
+            v["io_rank"] = io_rank
+
+    def as_params(self) -> dict[str, Any]:
+        params = {"b_" + c: self.values[c] for c in self.COLUMNS}
+        params["b_tags"] = self.values["tags"] or None
+        params["b_models"] = self.values["models"] or None
+        params["b_metadata"] = self.values["metadata"] or None
+        params["b_project_id"] = self.project_id
+        params["b_trace_id"] = self.trace_id
+        return params
+
+
+def _extend_unique(target: list[str], items: list[str]) -> None:
+    for item in items:
+        if item not in target:
+            target.append(item)

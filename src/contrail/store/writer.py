@@ -1,0 +1,249 @@
+"""The batched writer: many ingest requests, one transaction.
+
+``write_group`` upserts observations by (project, trace_id, span_id), keeps the ``traces`` rollup
+row of every touched trace current, indexes text for full-text search and upserts scores, all in
+one transaction. Callers acknowledge their requests only after it returns (acknowledged means
+durable).
+
+Rollups are incremental: a re-sent span first takes back what its earlier version added. On
+PostgreSQL the touched trace rows are locked in trace-id order, so several server processes can
+write the same traces without lost updates or deadlocks; SQLite has a single writer anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contrail.schema.observation import Observation
+from contrail.schema.score import Score
+from contrail.store import search
+from contrail.store.preview import search_text
+from contrail.store.rollup import TraceRollup
+from contrail.store.tables import observations, scores, traces
+from contrail.store.types import pack_json, unpack_json, usd_to_nanos
+
+_CHUNK = 500
+
+
+@dataclasses.dataclass(slots=True)
+class WriteBatch:
+    """What one ingest request asks to store for one project."""
+
+    project_id: str
+    observations: list[Observation] = dataclasses.field(default_factory=list)
+    scores: list[Score] = dataclasses.field(default_factory=list)
+
+
+def write_group(engine: Engine, batches: Sequence[WriteBatch], now_us: int) -> None:
+    """Store every batch in one transaction; raises on database errors (nothing is then stored)."""
+    by_key: dict[tuple[str, str, str], Observation] = {}
+    for batch in batches:
+        for obs in batch.observations:
+            by_key[(batch.project_id, obs.trace_id, obs.span_id)] = obs  # later copies win
+    with engine.begin() as connection:
+        if by_key:
+            _write_observations(connection, by_key, now_us)
+        score_rows = [_score_row(b.project_id, s, now_us) for b in batches for s in b.scores]
+        if score_rows:
+            _upsert(connection, scores, score_rows, ("project_id", "id"))
+
+
+def _write_observations(
+    connection: Connection, by_key: dict[tuple[str, str, str], Observation], now_us: int
+) -> None:
+    trace_keys = sorted({(project, trace) for project, trace, _ in by_key})
+    rollups = _lock_traces(connection, trace_keys, now_us)
+    existing = _existing_observations(connection, by_key, rollups)
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    for key, obs in by_key.items():
+        row = _observation_row(key[0], obs, now_us)
+        old = existing.get(key)
+        rollups[(key[0], key[1])].add(obs, row, old)
+        if old is None:
+            new_rows.append(row)
+        else:
+            row["b_id"] = old["id"]
+            changed_rows.append(row)
+    _insert_new(connection, new_rows)
+    _update_changed(connection, changed_rows, existing.values())
+    connection.execute(
+        update(traces)
+        .where(and_(traces.c.project_id == _b("b_project_id"), traces.c.trace_id == _b("b_trace_id")))
+        .values({name: _b("b_" + name) for name in TraceRollup.COLUMNS}),
+        [r.as_params() for r in rollups.values()],
+    )
+
+
+def _lock_traces(
+    connection: Connection, trace_keys: list[tuple[str, str]], now_us: int
+) -> dict[tuple[str, str], TraceRollup]:
+    placeholders = [
+        {"project_id": p, "trace_id": t, "start_us": now_us, "updated_us": now_us} for p, t in trace_keys
+    ]
+    _insert_ignore(connection, traces, placeholders, ("project_id", "trace_id"))
+    rollups: dict[tuple[str, str], TraceRollup] = {}
+    for chunk in _chunks(trace_keys):
+        query = (
+            select(traces)
+            .where(tuple_(traces.c.project_id, traces.c.trace_id).in_(chunk))
+            .order_by(traces.c.project_id, traces.c.trace_id)
+        )
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in connection.execute(query).mappings():
+            rollups[(row["project_id"], row["trace_id"])] = TraceRollup(dict(row), now_us)
+    return rollups
+
+
+def _existing_observations(
+    connection: Connection,
+    by_key: dict[tuple[str, str, str], Observation],
+    rollups: dict[tuple[str, str], TraceRollup],
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Stored versions of spans being re-sent; only traces that already had spans can hold any."""
+    keys = [k for k in by_key if rollups[(k[0], k[1])].previously_stored]
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for chunk in _chunks(keys):
+        query = select(
+            observations.c.id,
+            observations.c.project_id,
+            observations.c.trace_id,
+            observations.c.span_id,
+            observations.c.name,
+            observations.c.input,
+            observations.c.output,
+            observations.c.input_tokens,
+            observations.c.output_tokens,
+            observations.c.total_tokens,
+            observations.c.total_cost_nanos,
+            observations.c.is_error,
+        ).where(tuple_(observations.c.project_id, observations.c.trace_id, observations.c.span_id).in_(chunk))
+        for row in connection.execute(query).mappings():
+            found[(row["project_id"], row["trace_id"], row["span_id"])] = dict(row)
+    return found
+
+
+def _insert_new(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    statement = insert(observations).returning(observations.c.id, sort_by_parameter_order=True)
+    ids = connection.execute(statement, [_without_search(r) for r in rows]).scalars().all()
+    search.index(connection, [(i, r["project_id"], r["_search"]) for i, r in zip(ids, rows, strict=True)])
+
+
+def _update_changed(
+    connection: Connection, rows: list[dict[str, Any]], old: Iterable[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    search.unindex(
+        connection,
+        [(o["id"], search_text(o["name"], unpack_json(o["input"]), unpack_json(o["output"]))) for o in old],
+    )
+    columns = [c for c in rows[0] if c not in ("b_id", "_search")]
+    connection.execute(
+        update(observations)
+        .where(observations.c.id == _b("b_id"))
+        .values({c: _b("b_" + c) for c in columns}),
+        [{"b_" + c: r[c] for c in columns} | {"b_id": r["b_id"]} for r in rows],
+    )
+    search.index(connection, [(r["b_id"], r["project_id"], r["_search"]) for r in rows])
+
+
+def _observation_row(project_id: str, obs: Observation, now_us: int) -> dict[str, Any]:
+    usage = obs.usage
+    return {
+        "project_id": project_id,
+        "trace_id": obs.trace_id,
+        "span_id": obs.span_id,
+        "parent_span_id": obs.parent_span_id,
+        "name": obs.name,
+        "type": obs.type.value,
+        "start_us": obs.start_us,
+        "end_us": obs.end_us,
+        "duration_us": None if obs.end_us is None else obs.end_us - obs.start_us,
+        "status": obs.status.value,
+        "status_message": obs.status_message,
+        "level": obs.level.value,
+        "is_error": obs.is_error,
+        "model_requested": obs.model_requested,
+        "model_response": obs.model_response,
+        "model": obs.model,
+        "provider": obs.provider,
+        "model_parameters": obs.model_parameters,
+        "input": pack_json(obs.input),
+        "output": pack_json(obs.output),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "total_tokens": usage.resolved_total(),
+        "input_cost_nanos": usd_to_nanos(obs.cost.input),
+        "output_cost_nanos": usd_to_nanos(obs.cost.output),
+        "total_cost_nanos": usd_to_nanos(obs.cost.total),
+        "ttft_us": obs.ttft_us,
+        "user_id": obs.user_id,
+        "session_id": obs.session_id,
+        "environment": obs.environment,
+        "release": obs.release,
+        "version": obs.version,
+        "tags": obs.tags or None,
+        "metadata": obs.metadata or None,
+        "prompt_name": obs.prompt_name,
+        "prompt_version": obs.prompt_version,
+        "ingested_us": now_us,
+        "_search": search_text(obs.name, obs.input, obs.output),
+    }
+
+
+def _score_row(project_id: str, score: Score, now_us: int) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "id": score.id,
+        "trace_id": score.trace_id,
+        "observation_id": score.observation_id,
+        "session_id": score.session_id,
+        "name": score.name,
+        "value": score.value,
+        "string_value": score.string_value,
+        "data_type": score.data_type.value,
+        "source": score.source.value,
+        "comment": score.comment,
+        "metadata": score.metadata or None,
+        "environment": score.environment,
+        "timestamp_us": score.timestamp_us,
+        "created_us": now_us,
+    }
+
+
+def _without_search(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "_search"}
+
+
+def _insert_ignore(
+    connection: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]
+) -> None:
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys)), rows)
+
+
+def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(table)
+    changes = {c: statement.excluded[c] for c in rows[0] if c not in keys and c != "created_us"}
+    connection.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes), rows)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _b(name: str) -> Any:
+    return bindparam(name)

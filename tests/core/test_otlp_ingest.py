@@ -1,0 +1,140 @@
+"""OTLP/HTTP ingestion through the real OpenTelemetry SDK exporter, read back through the API."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import httpx
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from tests.conftest import LiveContrail
+
+
+def _provider(contrail: LiveContrail, path: str = "/v1/traces") -> TracerProvider:
+    exporter = OTLPSpanExporter(
+        endpoint=contrail.url + path,
+        headers={"Authorization": f"Bearer {contrail.secret_key}"},
+        compression=Compression.Gzip,
+    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop", "service.version": "1.2.3"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+def test_genai_spans_from_the_otel_sdk_arrive_as_a_trace_tree(contrail: LiveContrail) -> None:
+    provider = _provider(contrail)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("answer-question") as root:
+        root.set_attribute("user.id", "user-7")
+        root.set_attribute("session.id", "sess-1")
+        with tracer.start_as_current_span("chat gpt-4o-mini") as llm:
+            llm.set_attribute("gen_ai.operation.name", "chat")
+            llm.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+            llm.set_attribute("gen_ai.response.model", "gpt-4o-mini-2024-07-18")
+            llm.set_attribute("gen_ai.usage.input_tokens", 12)
+            llm.set_attribute("gen_ai.usage.output_tokens", 30)
+            llm.set_attribute("custom.flag", "kept")
+        trace_id = format(root.get_span_context().trace_id, "032x")
+    provider.shutdown()
+
+    with contrail.client() as client:
+        trace = client.get(f"/api/v1/traces/{trace_id}").json()
+        listed = client.get("/api/v1/traces", params={"user_id": "user-7"}).json()["data"]
+
+    assert trace["name"] == "answer-question"
+    assert trace["session_id"] == "sess-1"
+    assert trace["total_tokens"] == 42
+    assert trace["observation_count"] == 2
+    root_obs, llm_obs = sorted(trace["observations"], key=lambda o: o["parent_span_id"] is not None)
+    assert llm_obs["parent_span_id"] == root_obs["span_id"]
+    assert llm_obs["type"] == "generation"
+    assert llm_obs["model_requested"] == "gpt-4o-mini"
+    assert llm_obs["model_response"] == "gpt-4o-mini-2024-07-18"
+    assert llm_obs["usage"]["input_tokens"] == 12
+    assert llm_obs["metadata"]["attributes"]["custom.flag"] == "kept"
+    assert [t["trace_id"] for t in listed] == [trace_id]
+
+
+def test_langfuse_path_and_error_status(contrail: LiveContrail) -> None:
+    provider = _provider(contrail, "/api/public/otel/v1/traces")
+    with provider.get_tracer("test").start_as_current_span("failing") as span:
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    with contrail.client() as client:
+        errored = client.get("/api/v1/traces", params={"error": "true"}).json()["data"]
+        trace = client.get(f"/api/v1/traces/{trace_id}").json()
+    assert [t["trace_id"] for t in errored] == [trace_id]
+    assert trace["observations"][0]["status_message"] == "boom"
+
+
+def _json_span(trace_id: str, span_id: str, start: int = 1_760_000_000_000_000_000) -> dict[str, object]:
+    return {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": "s",
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 1000),
+    }
+
+
+def _json_request(*spans: dict[str, object]) -> bytes:
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": list(spans)}]}]}).encode()
+
+
+def test_otlp_json_partial_success_rejects_only_bad_spans(sqlite_contrail: LiveContrail) -> None:
+    good = _json_span("1" * 32, "2" * 16)
+    zero = _json_span("0" * 32, "3" * 16)
+    short = _json_span("1" * 30, "4" * 16)
+    with sqlite_contrail.client() as client:
+        response = client.post(
+            "/v1/traces",
+            content=_json_request(good, zero, short),
+            headers={"Content-Type": "application/json"},
+        )
+        stored = client.get(f"/api/v1/traces/{'1' * 32}")
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "2"
+    assert stored.status_code == 200
+    assert stored.json()["observation_count"] == 1
+
+
+def test_bad_bodies_get_clear_errors_and_the_server_keeps_serving(sqlite_contrail: LiveContrail) -> None:
+    valid = _json_request(_json_span("5" * 32, "6" * 16))
+    cases = [
+        (b"\x0a\xff\xff\xff", {"Content-Type": "application/x-protobuf"}, 400),
+        (b"{not json", {"Content-Type": "application/json"}, 400),
+        (valid, {"Content-Type": "text/plain"}, 415),
+        (gzip.compress(valid)[:-10], {"Content-Type": "application/json", "Content-Encoding": "gzip"}, 400),
+        (
+            gzip.compress(b" " * 70_000_000),
+            {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            413,
+        ),
+    ]
+    with sqlite_contrail.client() as client:
+        for body, headers, status in cases:
+            response = client.post("/v1/traces", content=body, headers=headers)
+            assert response.status_code == status, (headers, response.text)
+        ok = client.post("/v1/traces", content=valid, headers={"Content-Type": "application/json"})
+    assert ok.status_code == 200
+
+
+def test_unknown_and_missing_keys_are_refused(sqlite_contrail: LiveContrail) -> None:
+    body = _json_request(_json_span("7" * 32, "8" * 16))
+    with httpx.Client(base_url=sqlite_contrail.url) as client:
+        missing = client.post("/v1/traces", content=body, headers={"Content-Type": "application/json"})
+        wrong = client.post(
+            "/v1/traces",
+            content=body,
+            headers={"Content-Type": "application/json", "Authorization": "Bearer sk-x"},
+        )
+    assert missing.status_code == 401
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "invalid_api_key"
