@@ -45,7 +45,9 @@ async def handle(call: Call) -> None:
     max_tokens = call.optional_int("max_tokens")
     if max_tokens is None:
         call.require("max_tokens", int)
-    request = call.record("anthropic.messages", model, "\n".join(texts), last_user, sum(map(count_tokens, texts)))
+    request = call.record(
+        "anthropic.messages", model, "\n".join(texts), last_user, sum(map(count_tokens, texts))
+    )
     behaviour = await call.decide(request)
     reply = build_reply(request, behaviour, json_mode=None, max_tokens=max_tokens)
     usage = _usage(call, request, messages, reply, behaviour)
@@ -73,7 +75,9 @@ def _content(call: Call, reply: Reply) -> list[dict[str, Any]]:
         blocks.append({"type": "text", "text": text})
     for i, tc in enumerate(reply.tool_calls):
         tool_id = tc.call_id or f"toolu_{call.request_id}{i}"
-        blocks.append({"type": "tool_use", "id": tool_id, "name": tc.name, "input": orjson.loads(tc.arguments)})
+        blocks.append(
+            {"type": "tool_use", "id": tool_id, "name": tc.name, "input": orjson.loads(tc.arguments)}
+        )
     return blocks
 
 
@@ -142,13 +146,32 @@ def _events(message: dict[str, Any]) -> list[Frame]:
 
 
 def _block_events(index: int, block: dict[str, Any]) -> list[Frame]:
+    empty: dict[str, Any]
     if block["type"] == "text":
-        empty, deltas = {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in split_pieces(block["text"])]
+        empty, deltas = (
+            {"type": "text", "text": ""},
+            [{"type": "text_delta", "text": p} for p in split_pieces(block["text"])],
+        )
     else:
         pieces = split_pieces(orjson.dumps(block["input"]).decode())
-        empty, deltas = {**block, "input": {}}, [{"type": "input_json_delta", "partial_json": p} for p in pieces]
-    frames = [(sse({"type": "content_block_start", "index": index, "content_block": empty}, "content_block_start"), False)]
+        empty, deltas = (
+            {**block, "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in pieces],
+        )
+    frames = [
+        (
+            sse(
+                {"type": "content_block_start", "index": index, "content_block": empty}, "content_block_start"
+            ),
+            False,
+        )
+    ]
     for delta in deltas:
-        frames.append((sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"), True))
+        frames.append(
+            (
+                sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"),
+                True,
+            )
+        )
     frames.append((sse({"type": "content_block_stop", "index": index}, "content_block_stop"), False))
     return frames

@@ -73,7 +73,9 @@ class FakeLLMApp:
     async def _answer(self, exchange: Exchange, handler: Handler, dialect: Dialect) -> None:
         script = self.script
         try:
-            raw = await exchange.read_body(script.max_body_bytes, lambda: body_too_large(dialect, script.max_body_bytes))
+            raw = await exchange.read_body(
+                script.max_body_bytes, lambda: body_too_large(dialect, script.max_body_bytes)
+            )
             body = _parse_body(raw, dialect)
             call = Call(exchange, script, body, dialect, self._next_id(), int(self._clock()))
             await handler(call)

@@ -40,7 +40,7 @@ class Call:
         value = self.body.get(name)
         if value is None:
             raise missing_field(self.dialect, name)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             raise invalid_field(self.dialect, name, f"expected {_kind_name(kind)}.")
         return value
 
@@ -85,7 +85,9 @@ class Call:
         if behaviour.kind == "error" and behaviour.error is not None:
             await self.exchange.pause(behaviour.latency.ttft_s)
             spec = behaviour.error
-            raise ProviderError(spec.status, spec.message, spec.error_type, spec.code, retry_after=spec.retry_after)
+            raise ProviderError(
+                spec.status, spec.message, spec.error_type, spec.code, retry_after=spec.retry_after
+            )
         if behaviour.kind == "timeout":
             await self.exchange.pause(behaviour.hang_s)
         return behaviour

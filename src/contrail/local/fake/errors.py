@@ -78,7 +78,9 @@ def missing_field(dialect: Dialect, name: str) -> ProviderError:
     """The 400 a provider answers when a required body field is absent."""
     if dialect == "anthropic":
         return ProviderError(400, f"{name}: Field required")
-    return ProviderError(400, f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
+    return ProviderError(
+        400, f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name
+    )
 
 
 def invalid_field(dialect: Dialect, name: str, problem: str) -> ProviderError:
@@ -119,7 +121,8 @@ def malformed_json(dialect: Dialect) -> ProviderError:
     return ProviderError(
         400,
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-        "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+        "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
+        "valid JSON.)",
     )
 
 

@@ -82,7 +82,9 @@ class Exchange:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def send_json(self, status: int, payload: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    async def send_json(
+        self, status: int, payload: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
         """Send a complete JSON response."""
         await self._send(
             {
@@ -102,7 +104,9 @@ class Exchange:
                 "headers": [*JSON_HEADERS, (b"content-length", str(len(payload)).encode()), *headers],
             }
         )
-        await self._send({"type": "http.response.body", "body": payload[: len(payload) // 2], "more_body": True})
+        await self._send(
+            {"type": "http.response.body", "body": payload[: len(payload) // 2], "more_body": True}
+        )
         raise ConnectionDropped("scripted drop of a non-streaming response")
 
     async def start_stream(self, headers: Sequence[tuple[bytes, bytes]]) -> None:

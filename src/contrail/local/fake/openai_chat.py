@@ -22,7 +22,9 @@ async def handle(call: Call) -> None:
     model = call.require("model", str)
     messages = call.require("messages", list)
     if not messages:
-        raise invalid_field("openai", "messages", "expected an array with minimum length 1, but got an empty array.")
+        raise invalid_field(
+            "openai", "messages", "expected an array with minimum length 1, but got an empty array."
+        )
     texts, last_user = collect(messages)
     prompt = "\n".join(texts)
     request = call.record("openai.chat", model, prompt, last_user, sum(map(count_tokens, texts)))
@@ -32,7 +34,9 @@ async def handle(call: Call) -> None:
     reply = build_reply(request, behaviour, json_mode=json_mode, max_tokens=max_tokens)
     structured = bool(json_mode)
     if call.body.get("stream") is True:
-        await call.send_stream(_chunks(call, model, request.prompt_tokens, reply, behaviour, structured), behaviour)
+        await call.send_stream(
+            _chunks(call, model, request.prompt_tokens, reply, behaviour, structured), behaviour
+        )
     else:
         payload = completion(call, model, request.prompt_tokens, reply, behaviour, structured)
         await call.send_body(payload, behaviour, reply.completion_tokens)
@@ -139,7 +143,11 @@ def _chunks(
         frames += [chunk({key: piece}) for piece in split_pieces(message[key] or "")]
     for index, tool in enumerate(message.get("tool_calls", ())):
         opening = {"index": index, "id": tool["id"], "type": "function"}
-        frames.append(chunk({"tool_calls": [{**opening, "function": {"name": tool["function"]["name"], "arguments": ""}}]}))
+        frames.append(
+            chunk(
+                {"tool_calls": [{**opening, "function": {"name": tool["function"]["name"], "arguments": ""}}]}
+            )
+        )
         pieces = split_pieces(tool["function"]["arguments"])
         frames += [chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]}) for p in pieces]
     frames.append(chunk({}, _FINISH[reply.finish], token=False))

@@ -51,7 +51,9 @@ def _inputs(call: Call) -> list[str]:
         elif isinstance(item, list) and item and all(isinstance(t, int) for t in item):
             texts.append(" ".join(f"t{t}" for t in item))
         else:
-            raise invalid_field("openai", "input", "expected a non-empty string, array of strings or token arrays.")
+            raise invalid_field(
+                "openai", "input", "expected a non-empty string, array of strings or token arrays."
+            )
     if not texts:
         raise invalid_field("openai", "input", "expected a non-empty array.")
     return texts

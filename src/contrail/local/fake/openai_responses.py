@@ -20,7 +20,9 @@ async def handle(call: Call) -> None:
     items = [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input
     instructions = text_of(call.body.get("instructions"))
     texts, last_user = collect([{"role": "system", "content": instructions}, *items])
-    request = call.record("openai.responses", model, "\n".join(texts), last_user, sum(map(count_tokens, texts)))
+    request = call.record(
+        "openai.responses", model, "\n".join(texts), last_user, sum(map(count_tokens, texts))
+    )
     behaviour = await call.decide(request)
     max_tokens = call.optional_int("max_output_tokens")
     reply = build_reply(request, behaviour, json_mode=_text_format(call), max_tokens=max_tokens)
@@ -82,7 +84,9 @@ def _response(
     call: Call, model: str, output: list[dict[str, Any]], usage: dict[str, Any], reply: Reply
 ) -> dict[str, Any]:
     truncated = reply.finish == "length"
-    fmt = call.body.get("text") if isinstance(call.body.get("text"), Mapping) else {"format": {"type": "text"}}
+    fmt = (
+        call.body.get("text") if isinstance(call.body.get("text"), Mapping) else {"format": {"type": "text"}}
+    )
     return {
         "id": f"resp_{call.request_id}",
         "object": "response",
@@ -140,7 +144,10 @@ def _events(final: dict[str, Any], output: list[dict[str, Any]]) -> list[Frame]:
 def _message_events(log: _EventLog, index: int, item: dict[str, Any]) -> None:
     part = item["content"][0]
     ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
-    log.add("response.output_item.added", {"output_index": index, "item": {**item, "status": "in_progress", "content": []}})
+    log.add(
+        "response.output_item.added",
+        {"output_index": index, "item": {**item, "status": "in_progress", "content": []}},
+    )
     empty = {**part, "text": ""} if part["type"] == "output_text" else {**part, "refusal": ""}
     log.add("response.content_part.added", {**ids, "part": empty})
     if part["type"] == "output_text":
@@ -157,8 +164,13 @@ def _message_events(log: _EventLog, index: int, item: dict[str, Any]) -> None:
 
 def _function_call_events(log: _EventLog, index: int, item: dict[str, Any]) -> None:
     ids = {"item_id": item["id"], "output_index": index}
-    log.add("response.output_item.added", {"output_index": index, "item": {**item, "status": "in_progress", "arguments": ""}})
+    log.add(
+        "response.output_item.added",
+        {"output_index": index, "item": {**item, "status": "in_progress", "arguments": ""}},
+    )
     for piece in split_pieces(item["arguments"]):
         log.add("response.function_call_arguments.delta", {**ids, "delta": piece}, token=True)
-    log.add("response.function_call_arguments.done", {**ids, "name": item["name"], "arguments": item["arguments"]})
+    log.add(
+        "response.function_call_arguments.done", {**ids, "name": item["name"], "arguments": item["arguments"]}
+    )
     log.add("response.output_item.done", {"output_index": index, "item": item})

@@ -73,7 +73,9 @@ def _answer_text(request: FakeRequest, behaviour: Behaviour, json_mode: JsonMode
     return orjson.dumps(schema_instance(json_mode, request.last_user)).decode()
 
 
-def schema_instance(schema: Mapping[str, Any], text: str, depth: int = 0, root: Mapping[str, Any] | None = None) -> Any:
+def schema_instance(
+    schema: Mapping[str, Any], text: str, depth: int = 0, root: Mapping[str, Any] | None = None
+) -> Any:
     """A deterministic value valid against the common JSON-schema subset (strings get ``text``).
 
     Handles ``type``, ``properties``, ``items``/``minItems``, ``enum``, ``const``, ``anyOf``/``oneOf``/

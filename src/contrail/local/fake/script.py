@@ -176,10 +176,12 @@ class Rule:
         return self._set(kind="invalid_json", text=text)
 
     def refuse(self, text: str = "I'm sorry, but I can't help with that.") -> Rule:
-        """Refuse: OpenAI ``refusal`` field (structured outputs) or text, Anthropic ``stop_reason=refusal``."""
+        """Refuse: OpenAI ``refusal`` (structured outputs) or text; Anthropic ``stop_reason=refusal``."""
         return self._set(kind="refusal", text=text)
 
-    def tool_call(self, name: str, arguments: Mapping[str, Any] | None = None, *, call_id: str | None = None) -> Rule:
+    def tool_call(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, call_id: str | None = None
+    ) -> Rule:
         """Call tool ``name``; call again on the same rule for parallel tool calls."""
         calls = self.behaviour.tool_calls if self.behaviour.kind == "tool_calls" else ()
         call = ToolCall(name=name, arguments=dict(arguments or {}), call_id=call_id)
@@ -197,11 +199,13 @@ class Rule:
         """Fail with HTTP ``status`` in the provider's error shape; ``retry_after`` sets the headers."""
         if not 400 <= status <= 599:
             raise ValueError(f"an error status must be 4xx or 5xx (got {status})")
-        spec = ErrorSpec(status, message, None if retry_after is None else _cap(retry_after), error_type, code)
+        spec = ErrorSpec(
+            status, message, None if retry_after is None else _cap(retry_after), error_type, code
+        )
         return self._set(kind="error", error=spec)
 
     def timeout(self, seconds: float = MAX_DELAY_S) -> Rule:
-        """Send nothing for ``seconds`` (capped at ``MAX_DELAY_S``) so the client's timeout fires, then echo."""
+        """Send nothing for ``seconds`` (capped at ``MAX_DELAY_S``) so a client timeout fires; then echo."""
         return self._set(kind="timeout", hang_s=_cap(seconds))
 
     def latency(self, *, ttft_ms: float = 0.0, tokens_per_s: float | None = None) -> Rule:
@@ -216,7 +220,9 @@ class Rule:
             raise ValueError(f"after_tokens cannot be negative (got {after_tokens})")
         return self._set(drop_after_tokens=after_tokens)
 
-    def usage(self, *, cache_read_tokens: int | None = None, cache_creation_tokens: int | None = None) -> Rule:
+    def usage(
+        self, *, cache_read_tokens: int | None = None, cache_creation_tokens: int | None = None
+    ) -> Rule:
         """Report these prompt-cache token counts (OpenAI ``cached_tokens`` uses ``cache_read_tokens``)."""
         return self._set(usage=UsageOverride(cache_read_tokens, cache_creation_tokens))
 

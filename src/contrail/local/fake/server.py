@@ -84,9 +84,13 @@ class FakeLLMServer:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while self._server is not None and not self._server.started:
             if self._thread is None or not self._thread.is_alive():
-                raise RuntimeError(f"the fake LLM server on {self.url} exited during start-up (see the log above)")
+                raise RuntimeError(
+                    f"the fake LLM server on {self.url} exited during start-up (see the log above)"
+                )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the fake LLM server on {self.url} did not start within {_START_TIMEOUT_S} s")
+                raise RuntimeError(
+                    f"the fake LLM server on {self.url} did not start within {_START_TIMEOUT_S} s"
+                )
             time.sleep(0.005)
 
     def stop(self) -> None:
@@ -108,3 +112,22 @@ class FakeLLMServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def serve_forever(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    models: tuple[str, ...] | None = None,
+    ttft_ms: float = 0.0,
+    tokens_per_s: float | None = None,
+) -> None:
+    """Serve a fake provider in the foreground until interrupted (``contrail fake-llm serve``).
+
+    ``models`` restricts the accepted names (default: any); ``ttft_ms``/``tokens_per_s`` slow every answer.
+    """
+    script = FakeScript(models=models)
+    if ttft_ms or tokens_per_s:
+        script.default.latency(ttft_ms=ttft_ms, tokens_per_s=tokens_per_s)
+    quiet_deliberate_drops()
+    uvicorn.run(FakeLLMApp(script), host=host, port=port, access_log=False, log_level="info")
