@@ -62,6 +62,7 @@ class Config:
     max_queue: int = 10_000
     timeout: float = 5.0
     max_retries: int = 5
+    retry_base_delay: float = 0.5
     max_field_chars: int = 32_000
     max_items: int = 1_000
     max_depth: int = 10

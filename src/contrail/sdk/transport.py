@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger("contrail")
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-_BASE_DELAY_S = 0.5
 _MAX_DELAY_S = 30.0
 
 
@@ -104,7 +103,7 @@ class Transport:
             guard.warn("export", f"Contrail rejected {len(errors)} event(s), e.g. {first.get('message')!r}")
 
     def _wait(self, hint: float, attempt: int, deadline: float | None) -> bool:
-        backoff = random.uniform(0, min(_MAX_DELAY_S, _BASE_DELAY_S * 2**attempt))
+        backoff = random.uniform(0, min(_MAX_DELAY_S, self.config.retry_base_delay * 2**attempt))
         delay = max(hint, backoff)
         if deadline is not None and time.monotonic() + delay > deadline:
             return False
