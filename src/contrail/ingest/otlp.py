@@ -25,7 +25,10 @@ Where values go
 * ``metadata["resource"]`` holds the resource attributes (the same dict object for every span of
   one resource: treat it as read-only), ``metadata["scope"]`` ``{"name", "version"}``,
   ``metadata["span_kind"]`` (``"internal"``, ``"client"``...), ``metadata["dropped"]`` the OTLP
-  dropped counts when non-zero.
+  dropped counts when non-zero. These keys are reserved: user metadata from a convention that
+  uses one of them is kept under ``"user.<key>"``. Other user metadata (Langfuse
+  ``langfuse.observation.metadata.*``, OpenInference ``metadata``, Traceloop association
+  properties) sits at the top level of ``metadata``.
 * Status code ERROR gives ``Status.ERROR`` and ``Level.ERROR``; the status message goes to
   ``status_message``. ``environment`` falls back to the resource's ``langfuse.environment``,
   ``deployment.environment.name`` or ``deployment.environment``; ``release`` to the resource's
@@ -65,6 +68,9 @@ _JSON_TYPES = frozenset({"application/json"})
 _SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 _STATUS = (Status.UNSET, Status.OK, Status.ERROR)
 _ZERO_SPAN_ID = bytes(8)
+RESERVED_METADATA_KEYS = frozenset(
+    {"attributes", "events", "links", "resource", "scope", "span_kind", "dropped"}
+)
 
 
 class OtlpDecodeError(ValueError):
@@ -287,6 +293,8 @@ class _SpanMapper:
 
     def _finish_metadata(self, obs: Observation, span: Any, span_input: SpanInput) -> None:
         metadata = obs.metadata
+        if metadata:
+            _move_reserved_keys(metadata)
         if span_input.attributes:
             metadata["attributes"] = span_input.attributes
         if span_input.events:
@@ -314,6 +322,12 @@ class _SpanMapper:
             }
             for link in span.links
         ]
+
+
+def _move_reserved_keys(metadata: dict[str, Any]) -> None:
+    # User metadata (from a convention) that uses a reserved key is kept under "user.<key>".
+    for key in RESERVED_METADATA_KEYS.intersection(metadata):
+        metadata[f"user.{key}"] = metadata.pop(key)
 
 
 def _first_str(values: dict[str, Any], *keys: str) -> str | None:
