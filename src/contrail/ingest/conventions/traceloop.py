@@ -98,7 +98,8 @@ def _parse_contents(span: SpanInput, chat: list[dict[str, Any]]) -> list[dict[st
 
 
 def _entity_value(span: SpanInput, value: Any) -> Any:
-    return span.truncator.json_text(value) if isinstance(value, str) else value
+    # Traceloop JSON-encodes entity inputs and outputs, strings included.
+    return span.truncator.loads(value) if isinstance(value, str) else value
 
 
 def _association(properties: dict[str, Any], obs: Observation) -> None:
