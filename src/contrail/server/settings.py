@@ -22,7 +22,8 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Unset: SQLite in CONTRAIL_HOME.",
     )
-    host: str = Field(default="127.0.0.1", description="Address `contrail server` listens on.")
+    # Not CONTRAIL_HOST: that is the SDK's server URL, and both may be set in one environment.
+    bind_host: str = Field(default="127.0.0.1", description="Address `contrail server` listens on.")
     port: int = Field(default=7878, ge=1, le=65535, description="Port `contrail server` listens on.")
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest accepted request body as sent (compressed)."

@@ -1,0 +1,81 @@
+"""What CLI commands share: settings, the database, and errors that say how to fix them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from contrail.server.settings import Settings
+
+SERVER_EXTRA_HINT = "This command needs the server extra: pip install 'contrail-llmops[server]'"
+
+
+def require_server_extra() -> None:
+    """Raise a ClickException naming the pip command when the server dependencies are missing."""
+    try:
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"{SERVER_EXTRA_HINT} (missing module {exc.name!r}).") from exc
+
+
+@dataclasses.dataclass
+class CliState:
+    database_url: str | None = None
+
+    def settings(self) -> Settings:
+        require_server_extra()
+        from contrail.server.settings import Settings
+
+        overrides = {"database_url": self.database_url} if self.database_url else {}
+        return Settings(**overrides)  # type: ignore[arg-type]
+
+    def engine(self, *, migrate: bool = True) -> Engine:
+        """The database engine, migrated to the newest schema unless ``migrate`` is False."""
+        from contrail.store.database import DatabaseUnavailableError, open_engine
+        from contrail.store.migrate import upgrade
+
+        settings = self.settings()
+        try:
+            engine = open_engine(
+                settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous
+            )
+        except DatabaseUnavailableError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if migrate:
+            upgrade(engine)
+            _first_run(engine, settings)
+        return engine
+
+    def project_id(self, engine: Engine, project: str) -> str:
+        from contrail.store.projects import ProjectError, find_project
+
+        try:
+            return find_project(engine, project).id
+        except ProjectError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+pass_state = click.make_pass_decorator(CliState, ensure=True)
+
+
+def _first_run(engine: Engine, settings: Settings) -> None:
+    """Create the default project and key on first use, keeping the key for the start-up banner."""
+    from contrail.cli import credentials
+    from contrail.store.projects import DEFAULT_PROJECT, ensure_default_project
+
+    issued = ensure_default_project(engine)
+    if issued is not None:
+        credentials.save(
+            settings.resolved_home(),
+            {
+                "project": DEFAULT_PROJECT,
+                "public_key": issued.key.public_key,
+                "secret_key": issued.secret_key,
+            },
+        )
