@@ -21,7 +21,10 @@ def script() -> FakeScript:
 async def asgi_openai(script: FakeScript) -> AsyncIterator[openai.AsyncOpenAI]:
     transport = httpx2.ASGITransport(app=create_fake_llm_app(script))
     async with openai.AsyncOpenAI(
-        base_url="http://fake/v1", api_key="sk-test", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
+        base_url="http://fake/v1",
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=transport),
     ) as client:
         yield client
 
@@ -30,6 +33,9 @@ async def asgi_openai(script: FakeScript) -> AsyncIterator[openai.AsyncOpenAI]:
 async def asgi_anthropic(script: FakeScript) -> AsyncIterator[anthropic.AsyncAnthropic]:
     transport = httpx2.ASGITransport(app=create_fake_llm_app(script))
     async with anthropic.AsyncAnthropic(
-        base_url="http://fake", api_key="sk-test", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
+        base_url="http://fake",
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=transport),
     ) as client:
         yield client

@@ -12,14 +12,18 @@ MESSAGES = [{"role": "user", "content": "Hello, Claude!"}]
 
 def test_sync_message_with_usage(fake_llm: FakeLLM) -> None:
     with fake_llm.anthropic_client() as client:
-        message = client.messages.create(model="claude-x", max_tokens=64, system="Be kind.", messages=MESSAGES)
+        message = client.messages.create(
+            model="claude-x", max_tokens=64, system="Be kind.", messages=MESSAGES
+        )
     assert message.content[0].type == "text" and message.content[0].text == "Hello, Claude!"
     assert message.stop_reason == "end_turn"
     assert (message.usage.input_tokens, message.usage.output_tokens) == (7, 4)
     assert fake_llm.requests[0].headers["authorization"] == "[redacted]"
 
 
-async def test_async_stream_event_sequence(asgi_anthropic: anthropic.AsyncAnthropic, script: FakeScript) -> None:
+async def test_async_stream_event_sequence(
+    asgi_anthropic: anthropic.AsyncAnthropic, script: FakeScript
+) -> None:
     script.on().respond("Streamed reply.")
     async with asgi_anthropic.messages.stream(model="claude-x", max_tokens=64, messages=MESSAGES) as stream:
         kinds = [event.type async for event in stream]
@@ -51,7 +55,9 @@ async def test_cache_control_creates_then_reads(asgi_anthropic: anthropic.AsyncA
     assert first.usage.input_tokens == second.usage.input_tokens == 4
 
 
-async def test_scripted_cache_usage_and_refusal(asgi_anthropic: anthropic.AsyncAnthropic, script: FakeScript) -> None:
+async def test_scripted_cache_usage_and_refusal(
+    asgi_anthropic: anthropic.AsyncAnthropic, script: FakeScript
+) -> None:
     script.on().refuse("No.").usage(cache_read_tokens=100)
     message = await asgi_anthropic.messages.create(model="c", max_tokens=8, messages=MESSAGES)
     assert message.stop_reason == "refusal"

@@ -69,7 +69,9 @@ def test_retry_after_is_honoured_by_the_sdk_retry(fake_llm: FakeLLM) -> None:
 
 def test_retry_after_headers_are_sent(fake_llm: FakeLLM) -> None:
     fake_llm.script.on().error(429, retry_after=1.5)
-    response = httpx.post(f"{fake_llm.openai_base_url}/chat/completions", json={"model": "m", "messages": MESSAGES})
+    response = httpx.post(
+        f"{fake_llm.openai_base_url}/chat/completions", json={"model": "m", "messages": MESSAGES}
+    )
     assert response.status_code == 429
     assert (response.headers["retry-after"], response.headers["retry-after-ms"]) == ("2", "1500")
     assert response.json()["error"]["type"] == "requests"
@@ -95,7 +97,9 @@ async def test_missing_fields_are_bad_requests(
     assert "max_tokens" in anthropic_error.value.message
 
 
-async def test_unknown_models_are_404(asgi_openai: openai.AsyncOpenAI, asgi_anthropic: anthropic.AsyncAnthropic, script: FakeScript) -> None:
+async def test_unknown_models_are_404(
+    asgi_openai: openai.AsyncOpenAI, asgi_anthropic: anthropic.AsyncAnthropic, script: FakeScript
+) -> None:
     script.models = ("gpt-4o",)
     with pytest.raises(openai.NotFoundError) as openai_error:
         await asgi_openai.chat.completions.create(model="gpt-nope", messages=MESSAGES)
@@ -105,14 +109,20 @@ async def test_unknown_models_are_404(asgi_openai: openai.AsyncOpenAI, asgi_anth
     assert script.requests == []
 
 
-async def test_oversized_body_is_413_and_long_prompt_is_context_error(asgi_openai: openai.AsyncOpenAI) -> None:
+async def test_oversized_body_is_413_and_long_prompt_is_context_error(
+    asgi_openai: openai.AsyncOpenAI,
+) -> None:
     script = FakeScript(max_body_bytes=1_000, context_window=5)
-    transport_app = asgi_openai._client._transport  # noqa: SLF001
+    transport_app = asgi_openai._client._transport
     transport_app.app.script = script  # type: ignore[attr-defined]
     with pytest.raises(openai.APIStatusError) as too_large:
-        await asgi_openai.chat.completions.create(model="m", messages=[{"role": "user", "content": "x" * 2_000}])
+        await asgi_openai.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x" * 2_000}]
+        )
     with pytest.raises(openai.BadRequestError) as too_long:
-        await asgi_openai.chat.completions.create(model="m", messages=[{"role": "user", "content": "a b c d e f"}])
+        await asgi_openai.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "a b c d e f"}]
+        )
     assert too_large.value.status_code == 413
     assert too_long.value.code == "context_length_exceeded"
 

@@ -65,7 +65,9 @@ async def test_async_stream_without_usage_option_sends_no_usage(asgi_openai: ope
 
 
 def test_tool_calls_plain_and_streamed(fake_llm: FakeLLM) -> None:
-    fake_llm.script.on(prompt_contains="weather").tool_call("get_weather", {"city": "Paris"}).tool_call("get_time")
+    fake_llm.script.on(prompt_contains="weather").tool_call("get_weather", {"city": "Paris"}).tool_call(
+        "get_time"
+    )
     messages = [{"role": "user", "content": "What's the weather?"}]
     with fake_llm.openai_client() as client:
         completion = client.chat.completions.create(model="gpt-4o", messages=messages)
@@ -91,15 +93,21 @@ async def test_json_object_mode_echo_is_valid_json(asgi_openai: openai.AsyncOpen
 
 
 async def test_json_schema_parse_gets_a_valid_instance(asgi_openai: openai.AsyncOpenAI) -> None:
-    completion = await asgi_openai.chat.completions.parse(model="m", messages=MESSAGES, response_format=Weather)
+    completion = await asgi_openai.chat.completions.parse(
+        model="m", messages=MESSAGES, response_format=Weather
+    )
     assert completion.choices[0].message.parsed == Weather(city="Hello, world!", celsius=0, sunny=False)
 
 
 async def test_scripted_json_and_invalid_json(asgi_openai: openai.AsyncOpenAI, script: FakeScript) -> None:
     script.on(prompt_contains="valid").json({"answer": 42})
     script.on(prompt_contains="broken").invalid_json()
-    good = await asgi_openai.chat.completions.create(model="m", messages=[{"role": "user", "content": "valid"}])
-    bad = await asgi_openai.chat.completions.create(model="m", messages=[{"role": "user", "content": "broken"}])
+    good = await asgi_openai.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "valid"}]
+    )
+    bad = await asgi_openai.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "broken"}]
+    )
     assert json.loads(good.choices[0].message.content or "") == {"answer": 42}
     with pytest.raises(json.JSONDecodeError):
         json.loads(bad.choices[0].message.content or "")
@@ -116,9 +124,13 @@ async def test_refusal_uses_the_refusal_field_under_structured_outputs(
     assert plain.choices[0].message.content == "I can't help with that."
 
 
-async def test_max_tokens_truncates_with_length_finish(asgi_openai: openai.AsyncOpenAI, script: FakeScript) -> None:
+async def test_max_tokens_truncates_with_length_finish(
+    asgi_openai: openai.AsyncOpenAI, script: FakeScript
+) -> None:
     script.on().respond("a b c d e f")
-    completion = await asgi_openai.chat.completions.create(model="m", messages=MESSAGES, max_completion_tokens=2)
+    completion = await asgi_openai.chat.completions.create(
+        model="m", messages=MESSAGES, max_completion_tokens=2
+    )
     assert completion.choices[0].message.content == "a b"
     assert completion.choices[0].finish_reason == "length"
     assert completion.usage is not None and completion.usage.completion_tokens == 2
@@ -128,10 +140,15 @@ async def test_multipart_content_and_tool_results_count_as_prompt(
     asgi_openai: openai.AsyncOpenAI, script: FakeScript
 ) -> None:
     messages = [
-        {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-        ]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "x"}}],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "result text"},
     ]
     completion = await asgi_openai.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]

@@ -36,7 +36,9 @@ def test_embeddings_float_and_base64_agree(fake_llm: FakeLLM, script: FakeScript
         )
     encoded = json.loads(raw.http_response.text)["data"][0]["embedding"]
     decoded = struct.unpack("<8f", base64.b64decode(encoded))
-    assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(decoded, floats.data[0].embedding, strict=True))
+    assert all(
+        math.isclose(a, b, rel_tol=1e-6) for a, b in zip(decoded, floats.data[0].embedding, strict=True)
+    )
 
 
 def test_models_list_and_retrieve(fake_llm: FakeLLM) -> None:
@@ -67,7 +69,9 @@ def test_responses_event_stream_in_order(fake_llm: FakeLLM) -> None:
     assert final.output_text == "Streaming works."
 
 
-async def test_responses_tool_call_and_json_schema(asgi_openai: openai.AsyncOpenAI, script: FakeScript) -> None:
+async def test_responses_tool_call_and_json_schema(
+    asgi_openai: openai.AsyncOpenAI, script: FakeScript
+) -> None:
     script.on(prompt_contains="weather").tool_call("get_weather", {"city": "Oslo"})
     called = await asgi_openai.responses.create(model="m", input="weather please")
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
@@ -82,5 +86,7 @@ async def test_responses_tool_call_and_json_schema(asgi_openai: openai.AsyncOpen
 async def test_responses_max_output_tokens_is_incomplete(asgi_openai: openai.AsyncOpenAI) -> None:
     response = await asgi_openai.responses.create(model="m", input="one two three", max_output_tokens=1)
     assert response.status == "incomplete"
-    assert response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+    assert (
+        response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+    )
     assert response.output_text == "one"
