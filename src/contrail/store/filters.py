@@ -12,7 +12,20 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Text, and_, bindparam, cast, func, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    select,
+    text,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import TextClause
 
 from contrail.store import search
@@ -119,7 +132,7 @@ def _common(
 
 def _json_array_contains(table: Table, column: str, value: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        contains: ColumnElement[bool] = table.c[column].contains([value])
+        contains: ColumnElement[bool] = type_coerce(table.c[column], JSONB).contains([value])
         return contains
     name = f"jv{next(_param_ids)}"
     clause: TextClause = text(
@@ -130,7 +143,7 @@ def _json_array_contains(table: Table, column: str, value: str, dialect: str) ->
 
 def _json_key_equals(table: Table, column: str, key: str, value: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        equals: ColumnElement[bool] = table.c[column][key].astext == value
+        equals: ColumnElement[bool] = type_coerce(table.c[column], JSONB)[key].astext == value
         return equals
     path = '$."' + key + '"'  # keys are checked against METADATA_KEY by callers
     extracted: Any = func.json_extract(table.c[column], bindparam(None, path))
