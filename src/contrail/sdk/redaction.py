@@ -12,25 +12,42 @@ import re
 from typing import Any
 
 REDACTED = "[REDACTED]"
+_REDACTED_BYTES = REDACTED.encode()
 
-_SECRET_PATTERNS = (
-    rb"\bsk-(?=[A-Za-z0-9_\-]*[0-9])[A-Za-z0-9_\-]{20,}",  # OpenAI / Anthropic / Contrail secret keys
-    rb"(?i:\bbearer)\s+[A-Za-z0-9\-._~+/]{8,}=*",
-    rb"\bAKIA[0-9A-Z]{16}\b",  # AWS access key id
-    rb"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
-    rb"\bxox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack tokens
+# Each pattern starts with a literal so the regex engine can skip ahead with a fast prefix search:
+# one alternation over all of them is ~6x slower on typical prompt text.
+_SECRETS = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rb"sk-(?=[A-Za-z0-9_\-]*[0-9])[A-Za-z0-9_\-]{20,}",  # OpenAI / Anthropic / Contrail secret keys
+        rb"Bearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
+        rb"bearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
+        rb"BEARER\s+[A-Za-z0-9\-._~+/]{8,}=*",
+        rb"AKIA[0-9A-Z]{16}",  # AWS access key id
+        rb"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
+        rb"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack tokens
+    )
 )
-_SECRETS = re.compile(b"|".join(b"(?:" + p + b")" for p in _SECRET_PATTERNS))
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _CARD = re.compile(r"\b(?:\d[ \-]?){12,18}\d\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-_PHONE = re.compile(r"(?<![\w+])\+?\d{1,3}[ .\-]?\(?\d{2,4}\)?(?:[ .\-]?\d{2,4}){2,3}(?!\w)")
+_PHONE = re.compile(r"(?<![\w+])\+?\d{1,3}[ .\-]?\(?\d{2,4}\)?(?:[ .\-]?\d{2,4}){2,3}(?![ .\-]?\d)(?!\w)")
 
 
 def redact_secrets(data: bytes) -> bytes:
     """Replace API keys and bearer tokens in encoded JSON (or any UTF-8 text)."""
-    return _SECRETS.sub(REDACTED.encode(), data)
+    for pattern in _SECRETS:
+        data = pattern.sub(_secret, data)
+    return data
+
+
+def _secret(match: re.Match[bytes]) -> bytes:
+    start = match.start()
+    if start and match.string[start - 1] in _WORD:  # e.g. "task-..." is not a key
+        return match.group()
+    return _REDACTED_BYTES
 
 
 def redact_secrets_text(text: str) -> str:
@@ -44,7 +61,7 @@ def redact_pii_text(text: str) -> str:
     text = _EMAIL.sub("[EMAIL]", text)
     text = _CARD.sub(_card, text)
     text = _IBAN.sub(_iban, text)
-    return _PHONE.sub("[PHONE]", text)
+    return _PHONE.sub(_phone, text)
 
 
 def redact_pii(value: Any) -> Any:
@@ -78,3 +95,8 @@ def _iban(match: re.Match[str]) -> str:
     rearranged = compact[4:] + compact[:4]
     number = "".join(str(int(ch, 36)) for ch in rearranged)
     return "[IBAN]" if int(number) % 97 == 1 else match.group()
+
+
+def _phone(match: re.Match[str]) -> str:
+    digits = sum(ch.isdigit() for ch in match.group())
+    return "[PHONE]" if 8 <= digits <= 15 else match.group()

@@ -127,11 +127,16 @@ def init() -> Tracer:
 
 
 def _build(config: Config, **parts: Any) -> Tracer:
+    apply_settings(config)
+    return Tracer(config, **parts)
+
+
+def apply_settings(config: Config) -> None:
+    """Process-wide settings a Config carries: strict mode and snapshot size limits."""
     guard.set_strict(config.strict)
     snapshot.DEFAULT_LIMITS.max_chars = config.max_field_chars
     snapshot.DEFAULT_LIMITS.max_items = config.max_items
     snapshot.DEFAULT_LIMITS.max_depth = config.max_depth
-    return Tracer(config, **parts)
 
 
 def install(config: Config, *, retire: bool = True, **parts: Any) -> Tracer:

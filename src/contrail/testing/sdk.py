@@ -138,6 +138,7 @@ def capture(**settings: Any) -> Iterator[Captured]:
         yield Captured(exporter)
     finally:
         _tracer.STATE = previous
+        _tracer.apply_settings(previous.config if previous is not None else resolve())
 
 
 if pytest is not None:
