@@ -64,10 +64,10 @@ class Truncator:
     def json_text(self, value: str) -> Any:
         """Parse ``value`` as JSON when it looks like an object or array, else return it as text.
 
-        The text is bounded first (so a truncated document stays a string); a parsed document is
-        bounded in depth. Text that is not valid JSON is returned unchanged (bounded).
+        ``value`` must already be bounded by :meth:`text` (attribute values are), so a truncated
+        document stays a string; a parsed document is bounded in depth. Text that is not valid JSON
+        is returned unchanged.
         """
-        value = self.text(value)
         stripped = value.lstrip()
         if not stripped or stripped[0] not in "{[":
             return value
@@ -78,8 +78,10 @@ class Truncator:
         return self.depth(parsed, value)
 
     def loads(self, value: str) -> Any:
-        """Parse any JSON text (scalars too), bounded; text that is not JSON is returned as text."""
-        value = self.text(value)
+        """Parse any JSON text (scalars too); text that is not JSON is returned as text.
+
+        Like :meth:`json_text`, ``value`` must already be bounded by :meth:`text`.
+        """
         try:
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
