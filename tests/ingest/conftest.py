@@ -45,7 +45,7 @@ def set_any(target: AnyValue, value: Any) -> None:
 
 
 def make_request(*spans: dict[str, Any], resource: dict[str, Any] | None = None) -> ExportTraceServiceRequest:
-    """One resource and scope holding ``spans``; each dict may set any Span field plus ``attributes``/``events``."""
+    """One resource and scope holding ``spans``: dicts of Span fields plus ``attributes``/``events``."""
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     for key, value in (resource or {"service.name": "test"}).items():
