@@ -12,19 +12,28 @@ from typing import Any
 
 from contrail.ingest.truncation import Truncator
 
+_NUL = "\x00"
+
 
 def attributes_to_dict(key_values: Iterable[Any], truncator: Truncator) -> dict[str, Any]:
     """Convert a repeated ``KeyValue`` field into ``{key: value}``; values empty in the oneof are None."""
     result: dict[str, Any] = {}
     text = truncator.text
+    # Inlined fast path of Truncator.text: this loop runs for every attribute of every span.
+    short = truncator.max_chars_fast
     for kv in key_values:
+        key = kv.key
+        if len(key) > short or _NUL in key:
+            key = text(key)
         value = kv.value
         # Most attributes are non-empty strings: read the string first and skip WhichOneof for them.
         string = value.string_value
         if string:
-            result[text(kv.key)] = text(string)
+            if len(string) > short or _NUL in string:
+                string = text(string)
+            result[key] = string
         else:
-            result[text(kv.key)] = any_value(value, truncator, 1)
+            result[key] = any_value(value, truncator, 1)
     return result
 
 

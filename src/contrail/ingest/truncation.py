@@ -39,12 +39,12 @@ def truncation_suffix(original_bytes: int) -> str:
 class Truncator:
     """Applies one request's :class:`IngestLimits` to values and counts the markers it inserts."""
 
-    __slots__ = ("_max_bytes", "_max_chars_fast", "count", "max_depth")
+    __slots__ = ("_max_bytes", "count", "max_chars_fast", "max_depth")
 
     def __init__(self, limits: IngestLimits) -> None:
         self._max_bytes = limits.max_value_bytes
         # A string of n characters encodes to at most 4n UTF-8 bytes: shorter ones need no encoding.
-        self._max_chars_fast = limits.max_value_bytes // 4
+        self.max_chars_fast = limits.max_value_bytes // 4
         self.max_depth = limits.max_json_depth
         self.count = 0
 
@@ -52,7 +52,7 @@ class Truncator:
         """``value`` with NULs replaced and, if over the byte limit, cut with the string marker."""
         if _NUL in value:
             value = value.replace(_NUL, _REPLACEMENT)
-        if len(value) <= self._max_chars_fast:
+        if len(value) <= self.max_chars_fast:
             return value
         encoded = value.encode("utf-8", "surrogatepass")
         if len(encoded) <= self._max_bytes:

@@ -69,14 +69,16 @@ _USAGE_DETAILS = {
 }
 
 
-_MARKERS = (
-    "langfuse.observation.type",
-    "langfuse.environment",
-    "langfuse.trace.name",
-    "langfuse.trace.tags",
-    "langfuse.release",
-    "langfuse.version",
-    "langfuse.observation.prompt.name",
+_MARKERS = frozenset(
+    {
+        "langfuse.observation.type",
+        "langfuse.environment",
+        "langfuse.trace.name",
+        "langfuse.trace.tags",
+        "langfuse.release",
+        "langfuse.version",
+        "langfuse.observation.prompt.name",
+    }
 )
 
 
@@ -88,8 +90,7 @@ def applies(span: SpanInput) -> bool:
     """
     if span.scope_name == "langfuse-sdk":
         return True
-    attrs = span.attributes
-    return any(marker in attrs for marker in _MARKERS)
+    return not _MARKERS.isdisjoint(span.attributes)
 
 
 def apply(span: SpanInput, obs: Observation) -> None:
