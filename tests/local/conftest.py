@@ -1,4 +1,4 @@
-"""Fixtures for the fake provider tests: in-process SDK clients over ASGI (live ones come from ``fake_llm``)."""
+"""Fixtures for the fake provider tests: in-process SDK clients over ASGI (live: ``fake_llm``)."""
 
 from __future__ import annotations
 
