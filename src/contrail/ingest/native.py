@@ -31,7 +31,7 @@ from contrail.schema.wire import (
     ScoreIn,
 )
 
-__all__ = ["NativeBatch", "NativeBatchError", "map_native_batch", "validation_message"]
+__all__ = ["NativeBatch", "NativeBatchError", "map_native_batch", "map_score", "validation_message"]
 
 ACCEPTED = 201
 INVALID = 400
@@ -184,6 +184,11 @@ def _trace(body: ObservationIn, truncator: Truncator) -> TraceAttributes:
         tags=[truncator.text(tag) for tag in trace.tags],
         metadata=_dict(truncator.value, trace.metadata),
     )
+
+
+def map_score(body: ScoreIn, limits: IngestLimits, now_us: int) -> Score:
+    """One score from its wire form (POST /api/v1/scores); raises ScoreError with a client message."""
+    return _score(body, limits, Truncator(limits), now_us)
 
 
 def _score(body: ScoreIn, limits: IngestLimits, truncator: Truncator, now_us: int) -> Score:

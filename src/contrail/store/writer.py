@@ -13,10 +13,12 @@ write the same traces without lost updates or deadlocks; SQLite has a single wri
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, tuple_, update
+import orjson
+from sqlalchemy import Connection, Engine, and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.schema.observation import Observation
@@ -68,7 +70,7 @@ def _write_observations(
         if old is None:
             new_rows.append(row)
         else:
-            row["b_id"] = old["id"]
+            row["id"] = old["id"]
             changed_rows.append(row)
     _insert_new(connection, new_rows)
     _update_changed(connection, changed_rows, existing.values())
@@ -130,30 +132,64 @@ def _existing_observations(
 
 
 def _insert_new(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert through the driver's executemany: SQLAlchemy's per-row parameter processing would
+    cost more than the insert itself on this hot path."""
     if not rows:
         return
-    statement = insert(observations).returning(observations.c.id, sort_by_parameter_order=True)
-    ids = connection.execute(statement, [_without_search(r) for r in rows]).scalars().all()
-    search.index(connection, [(i, r["project_id"], r["_search"]) for i, r in zip(ids, rows, strict=True)])
+    for row_id, row in zip(_allocate_ids(connection, len(rows)), rows, strict=True):
+        row["id"] = row_id
+    connection.exec_driver_sql(_insert_sql(connection.dialect.name), [_ROW_VALUES(r) for r in rows])
+    search.index(connection, [(r["id"], r["project_id"], r["_search"]) for r in rows])
 
 
 def _update_changed(
     connection: Connection, rows: list[dict[str, Any]], old: Iterable[dict[str, Any]]
 ) -> None:
+    """Replace re-sent spans in place (same id), re-indexing their text."""
     if not rows:
         return
     search.unindex(
         connection,
         [(o["id"], search_text(o["name"], unpack_json(o["input"]), unpack_json(o["output"]))) for o in old],
     )
-    columns = [c for c in rows[0] if c not in ("b_id", "_search")]
-    connection.execute(
-        update(observations)
-        .where(observations.c.id == _b("b_id"))
-        .values({c: _b("b_" + c) for c in columns}),
-        [{"b_" + c: r[c] for c in columns} | {"b_id": r["b_id"]} for r in rows],
+    marker = _marker(connection.dialect.name)
+    assignments = ", ".join(f'"{c}" = {marker}' for c in _INSERT_COLUMNS[1:])
+    connection.exec_driver_sql(
+        f"UPDATE observations SET {assignments} WHERE id = {marker}",
+        [(*_ROW_VALUES(r)[1:], r["id"]) for r in rows],
     )
-    search.index(connection, [(r["b_id"], r["project_id"], r["_search"]) for r in rows])
+    search.index(connection, [(r["id"], r["project_id"], r["_search"]) for r in rows])
+
+
+_INSERT_COLUMNS = tuple(c.name for c in observations.c)  # "id" first: the update path relies on it
+_ROW_VALUES = operator.itemgetter(*_INSERT_COLUMNS)
+
+
+def _marker(dialect: str) -> str:
+    return "?" if dialect == "sqlite" else "%s"
+
+
+def _insert_sql(dialect: str) -> str:
+    columns = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    markers = ", ".join([_marker(dialect)] * len(_INSERT_COLUMNS))
+    return f"INSERT INTO observations ({columns}) VALUES ({markers})"
+
+
+def _allocate_ids(connection: Connection, count: int) -> list[int]:
+    if connection.dialect.name == "sqlite":
+        # Safe without a sequence: BEGIN IMMEDIATE holds the database's only write lock.
+        last = connection.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM observations").scalar_one()
+        return list(range(last + 1, last + 1 + count))
+    result = connection.exec_driver_sql(
+        "SELECT nextval(pg_get_serial_sequence('observations', 'id')) FROM generate_series(1, %s)", (count,)
+    )
+    return [row[0] for row in result]
+
+
+def _json_text(value: dict[str, Any] | list[Any] | None) -> str | None:
+    if not value:
+        return None
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _observation_row(project_id: str, obs: Observation, now_us: int) -> dict[str, Any]:
@@ -176,7 +212,7 @@ def _observation_row(project_id: str, obs: Observation, now_us: int) -> dict[str
         "model_response": obs.model_response,
         "model": obs.model,
         "provider": obs.provider,
-        "model_parameters": obs.model_parameters,
+        "model_parameters": _json_text(obs.model_parameters),
         "input": pack_json(obs.input),
         "output": pack_json(obs.output),
         "input_tokens": usage.input_tokens,
@@ -193,8 +229,8 @@ def _observation_row(project_id: str, obs: Observation, now_us: int) -> dict[str
         "environment": obs.environment,
         "release": obs.release,
         "version": obs.version,
-        "tags": obs.tags or None,
-        "metadata": obs.metadata or None,
+        "tags": _json_text(obs.tags),
+        "metadata": _json_text(obs.metadata),
         "prompt_name": obs.prompt_name,
         "prompt_version": obs.prompt_version,
         "ingested_us": now_us,
@@ -220,10 +256,6 @@ def _score_row(project_id: str, score: Score, now_us: int) -> dict[str, Any]:
         "timestamp_us": score.timestamp_us,
         "created_us": now_us,
     }
-
-
-def _without_search(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "_search"}
 
 
 def _insert_ignore(

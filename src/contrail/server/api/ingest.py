@@ -6,11 +6,20 @@ accepted item is committed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 
+from contrail.ingest.langfuse_api import (
+    LangfuseIngestion,
+    LangfusePayloadError,
+    LangfuseScores,
+    map_langfuse_ingestion,
+    map_langfuse_scores,
+)
+from contrail.ingest.limits import IngestLimits
 from contrail.ingest.native import NativeBatchError, map_native_batch
 from contrail.schema.timeconv import now_us
 from contrail.server.api.otlp import submit
@@ -59,3 +68,29 @@ async def ingest_native(request: Request) -> JsonResponse:
     if mapped.observations or mapped.scores:
         await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores))
     return JsonResponse(mapped.response().model_dump(), status_code=207)
+
+
+@router.post("/api/public/scores", summary="Scores from the Langfuse SDK (a JSON array or one object)")
+async def langfuse_scores(request: Request) -> JsonResponse:
+    return await _langfuse_scores(request, map_langfuse_scores)
+
+
+@router.post("/api/public/ingestion", summary="Langfuse legacy batch ingestion (score-create events)")
+async def langfuse_ingestion(request: Request) -> JsonResponse:
+    return await _langfuse_scores(request, map_langfuse_ingestion)
+
+
+async def _langfuse_scores(
+    request: Request, mapper: Callable[[object, IngestLimits, int], LangfuseScores | LangfuseIngestion]
+) -> JsonResponse:
+    caller = await principal(request)
+    payload = await read_json(request)
+    state = server_state(request)
+    try:
+        mapped = mapper(payload, state.limits, now_us())
+    except LangfusePayloadError as exc:
+        raise ApiError(400, "invalid_batch", str(exc)) from exc
+    if mapped.scores:
+        await submit(request, WriteBatch(caller.project_id, scores=mapped.scores))
+    status, body = mapped.response()
+    return JsonResponse(body, status_code=status)

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from contrail.schema.ids import uuid7
-from contrail.schema.score import Score, ScoreDataType, ScoreSource
+from contrail.ingest.native import map_score
+from contrail.ingest.scores import ScoreError
+from contrail.schema.score import ScoreSource
 from contrail.schema.timeconv import now_us
 from contrail.schema.wire import ScoreIn
 from contrail.server.api.otlp import submit
@@ -46,50 +47,11 @@ def list_scores(
 
 @router.post("/scores", status_code=201, summary="Create or replace a score (idempotent by id)")
 async def create_score(request: Request, caller: Caller, body: ScoreIn) -> dict[str, Any]:
-    if body.trace_id is None and body.session_id is None:
-        raise ApiError(422, "invalid_parameters", "A score needs a trace_id or a session_id.")
-    score = score_from_wire(body, default_source=ScoreSource.API)
+    if "source" not in body.model_fields_set:
+        body.source = ScoreSource.API
+    try:
+        score = map_score(body, server_state(request).limits, now_us())
+    except ScoreError as exc:
+        raise ApiError(422, "invalid_score", str(exc)) from exc
     await submit(request, WriteBatch(caller.project_id, scores=[score]))
     return {"id": score.id}
-
-
-def score_from_wire(body: ScoreIn, *, default_source: ScoreSource) -> Score:
-    """A Score from its wire form; raises ApiError 422 when the value does not fit the data type."""
-    data_type = body.data_type or _infer_type(body.value)
-    value: float | None = None
-    string_value: str | None = None
-    if data_type is ScoreDataType.CATEGORICAL:
-        if not isinstance(body.value, str):
-            raise ApiError(422, "invalid_parameters", "A CATEGORICAL score needs a string value.")
-        string_value = body.value
-    elif isinstance(body.value, bool) or data_type is ScoreDataType.BOOLEAN:
-        if body.value not in (True, False, 0, 1):
-            raise ApiError(422, "invalid_parameters", "A BOOLEAN score needs true/false or 1/0.")
-        value = float(bool(body.value))
-    elif isinstance(body.value, str):
-        raise ApiError(422, "invalid_parameters", "A NUMERIC score needs a number.")
-    else:
-        value = float(body.value)
-    return Score(
-        id=body.id or uuid7(),
-        trace_id=body.trace_id,
-        observation_id=body.observation_id,
-        session_id=body.session_id,
-        name=body.name,
-        timestamp_us=body.timestamp_us or now_us(),
-        value=value,
-        string_value=string_value,
-        data_type=data_type,
-        source=body.source if "source" in body.model_fields_set else default_source,
-        comment=body.comment,
-        metadata=body.metadata,
-        environment=body.environment,
-    )
-
-
-def _infer_type(value: float | str | bool) -> ScoreDataType:
-    if isinstance(value, bool):
-        return ScoreDataType.BOOLEAN
-    if isinstance(value, str):
-        return ScoreDataType.CATEGORICAL
-    return ScoreDataType.NUMERIC
