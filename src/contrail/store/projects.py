@@ -13,6 +13,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import Column, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from contrail.schema.ids import uuid7
 from contrail.schema.timeconv import now_us
@@ -60,11 +61,12 @@ def create_project(engine: Engine, name: str) -> Project:
     name = name.strip()
     if not name or len(name) > 200:
         raise ProjectError("A project name must have 1 to 200 characters.")
-    with engine.begin() as connection:
-        if connection.execute(select(projects.c.id).where(projects.c.name == name)).first():
-            raise ProjectError(f"A project named {name!r} already exists.")
-        project = Project(id=uuid7(), name=name, created_us=now_us())
-        connection.execute(insert(projects).values(dataclasses.asdict(project)))
+    project = Project(id=uuid7(), name=name, created_us=now_us())
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(projects).values(dataclasses.asdict(project)))
+    except IntegrityError as exc:  # the unique name, also when another server created it just now
+        raise ProjectError(f"A project named {name!r} already exists.") from exc
     return project
 
 
@@ -147,7 +149,10 @@ def ensure_default_project(engine: Engine) -> IssuedKey | None:
     with engine.connect() as connection:
         if connection.execute(select(func.count()).select_from(projects)).scalar_one():
             return None
-    project = create_project(engine, DEFAULT_PROJECT)
+    try:
+        project = create_project(engine, DEFAULT_PROJECT)
+    except ProjectError:
+        return None  # another server process won the first run
     return create_key(engine, project.id, note="created on first run")
 
 

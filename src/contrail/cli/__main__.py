@@ -1,0 +1,5 @@
+"""``python -m contrail.cli``."""
+
+from contrail.cli.main import cli
+
+cli()

@@ -1,0 +1,97 @@
+"""Every endpoint is scoped to the caller's project: another project's key sees nothing of ours."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+
+from contrail.store.projects import create_key, create_project
+from tests.conftest import LiveContrail
+
+TRACE = "d" * 32
+SECRET_MARK = "tenant-a-secret-marker"
+OPEN_PATHS = {"/api/v1/health"}
+
+
+def _seed(client: httpx.Client) -> None:
+    event = {
+        "id": "e1",
+        "type": "observation",
+        "body": {
+            "trace_id": TRACE,
+            "span_id": "e" * 16,
+            "name": SECRET_MARK,
+            "start_us": 1_760_000_000_000_000,
+            "user_id": "user-a",
+            "session_id": "session-a",
+            "input": SECRET_MARK,
+            "tags": ["t-a"],
+        },
+    }
+    score = {"id": "s1", "type": "score", "body": {"trace_id": TRACE, "name": "quality", "value": 1}}
+    assert client.post("/api/v1/ingest", json={"batch": [event, score]}).status_code == 207
+
+
+def test_another_projects_key_sees_nothing_on_any_endpoint(contrail: LiveContrail) -> None:
+    engine = contrail.app.state.contrail.engine  # type: ignore[attr-defined]
+    other = create_key(engine, create_project(engine, f"other-{uuid.uuid4().hex[:8]}").id)
+    values = {"trace_id": TRACE, "session_id": "session-a"}
+    with (
+        contrail.client() as owner,
+        httpx.Client(
+            base_url=contrail.url, headers={"Authorization": f"Bearer {other.secret_key}"}
+        ) as intruder,
+    ):
+        _seed(owner)
+        paths = owner.get("/openapi.json").json()["paths"]
+        checked = 0
+        for path, operations in paths.items():
+            if "get" not in operations or path in OPEN_PATHS or not path.startswith("/api/"):
+                continue
+            url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+            params = {"q": SECRET_MARK} if "traces" in path or "observations" in path else {}
+            mine = owner.get(url, params=params)
+            theirs = intruder.get(url, params=params)
+            assert mine.status_code == 200, (path, mine.text)
+            assert theirs.status_code in (200, 404), (path, theirs.text)
+            for secret in (TRACE, SECRET_MARK, "user-a", "session-a", contrail.project_id):
+                if secret in url:
+                    continue  # a 404 may echo what the caller itself sent
+                assert secret not in theirs.text, (path, theirs.text)
+            if theirs.status_code == 200 and "data" in theirs.json():
+                assert theirs.json()["data"] == [], path
+            checked += 1
+        whoami = intruder.get("/api/v1/whoami").json()
+    assert checked >= 8
+    assert whoami["project_id"] != contrail.project_id
+
+
+def test_writes_with_another_key_land_in_that_project_only(contrail: LiveContrail) -> None:
+    engine = contrail.app.state.contrail.engine  # type: ignore[attr-defined]
+    other = create_key(engine, create_project(engine, f"other-{uuid.uuid4().hex[:8]}").id)
+    with (
+        contrail.client() as owner,
+        httpx.Client(
+            base_url=contrail.url, headers={"Authorization": f"Bearer {other.secret_key}"}
+        ) as intruder,
+    ):
+        _seed(owner)
+        # Same trace and span ids from another project: a separate trace, never an overwrite.
+        event = {
+            "id": "e2",
+            "type": "observation",
+            "body": {
+                "trace_id": TRACE,
+                "span_id": "e" * 16,
+                "name": "intruder",
+                "start_us": 1_760_000_000_000_000,
+            },
+        }
+        assert intruder.post("/api/v1/ingest", json={"batch": [event]}).status_code == 207
+        mine = owner.get(f"/api/v1/traces/{TRACE}").json()
+        theirs = intruder.get(f"/api/v1/traces/{TRACE}").json()
+    assert mine["name"] == SECRET_MARK
+    assert theirs["name"] == "intruder"
+    assert [s["name"] for s in theirs["scores"]] == []
