@@ -40,7 +40,8 @@ def pack_json(value: Any) -> bytes | None:
     raw = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     if len(raw) < _COMPRESS_FROM_BYTES:
         return _PLAIN + raw
-    return _DEFLATE + zlib.compress(raw, 1, _WBITS)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, _WBITS)  # zlib.compress takes wbits only from 3.11
+    return _DEFLATE + compressor.compress(raw) + compressor.flush()
 
 
 def unpack_json(blob: bytes | None) -> Any:
