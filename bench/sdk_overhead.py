@@ -42,6 +42,7 @@ CONFIGS = [
 
 class _Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # header and body are separate writes: avoid 40 ms delayed ACKs
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -166,8 +167,13 @@ def run_config(config: str, n: int, reps: int, sink: str, dead: str) -> dict[str
         extra = {"dropped": getattr(exporter, "dropped", None), "flushed": contrail_flushed}
     if stop is not None:
         stop()
-    return {"config": config, "median_us": round(statistics.median(per_call), 2),
-            "min_us": round(min(per_call), 2), "max_us": round(max(per_call), 2), **extra}
+    return {
+        "config": config,
+        "median_us": round(statistics.median(per_call), 2),
+        "min_us": round(min(per_call), 2),
+        "max_us": round(max(per_call), 2),
+        **extra,
+    }
 
 
 def memory_per_span(count: int) -> float:
@@ -202,9 +208,12 @@ def throughput(sink: str, count: int) -> dict[str, object]:
     contrail.flush(60)
     total = time.perf_counter() - start
     exporter = tracer.current_tracer().exporter
-    return {"spans": count, "emit_spans_per_s": round(count / emitted),
-            "exported_spans_per_s": round(getattr(exporter, "sent", 0) / total),
-            "dropped": getattr(exporter, "dropped", None)}
+    return {
+        "spans": count,
+        "emit_spans_per_s": round(count / emitted),
+        "exported_spans_per_s": round(getattr(exporter, "sent", 0) / total),
+        "dropped": getattr(exporter, "dropped", None),
+    }
 
 
 def child(args: argparse.Namespace) -> None:
@@ -217,8 +226,21 @@ def child(args: argparse.Namespace) -> None:
 
 
 def in_subprocess(config: str, n: int, reps: int, sink: str, dead: str) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", "--config", config, "--n", str(n), "--reps", str(reps),
-           "--sink", sink, "--dead", dead]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--config",
+        config,
+        "--n",
+        str(n),
+        "--reps",
+        str(reps),
+        "--sink",
+        sink,
+        "--dead",
+        dead,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ})
     if done.returncode != 0:
         return {"config": config, "error": done.stderr[-1500:]}
@@ -254,14 +276,22 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
         if "median_us" in row:
             over = float(row["median_us"]) - float(base)  # type: ignore[arg-type]
             notes = f"dropped={row['dropped']}" if "dropped" in row else ""
-            print(f"{row['config']:36} {row['median_us']:>9} {over:>9.2f}  "
-                  f"({row['min_us']}-{row['max_us']})  {notes}")
+            print(
+                f"{row['config']:36} {row['median_us']:>9} {over:>9.2f}  "
+                f"({row['min_us']}-{row['max_us']})  {notes}"
+            )
         else:
             print(f"{row['config']:36} {json.dumps({k: v for k, v in row.items() if k != 'config'})}")
     cpu_ref = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
-    result = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
-              "cpus": os.cpu_count(), "cpu_reference_sum_range_1000_us": round(cpu_ref, 1),
-              "n": args.n, "reps": args.reps, "rows": rows}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "cpu_reference_sum_range_1000_us": round(cpu_ref, 1),
+        "n": args.n,
+        "reps": args.reps,
+        "rows": rows,
+    }
     print(json.dumps(result))
     if args.out:
         with open(args.out, "w") as fh:

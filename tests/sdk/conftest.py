@@ -54,6 +54,7 @@ class Recorder:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # header and body are separate writes: avoid 40 ms delayed ACKs
     recorder: Recorder
 
     def do_POST(self) -> None:

@@ -28,7 +28,12 @@ def exporter():
 
 def test_spans_and_scores_arrive_with_basic_auth_and_config(ingest_server):
     contrail.configure(
-        host=ingest_server.url, public_key="pk-1", secret_key="sk-1", environment="prod", release="1.2", **FAST
+        host=ingest_server.url,
+        public_key="pk-1",
+        secret_key="sk-1",
+        environment="prod",
+        release="1.2",
+        **FAST,
     )
     handle("hello")
     contrail.score("quality", 0.9, trace_id="a" * 32)

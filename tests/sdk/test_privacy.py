@@ -19,7 +19,10 @@ def test_secrets_are_redacted_by_default():
     with capture() as traced:
         call(f"my key is {OPENAI_KEY}", headers={"Authorization": "Bearer abcdefgh.ijklmnop-123"})
     span = traced.one(name="call")
-    assert span["input"] == {"prompt": "my key is [REDACTED]", "headers": {"Authorization": "[REDACTED]"}}
+    assert span["input"] == {
+        "prompt": "my key is [REDACTED]",
+        "headers": {"Authorization": "Bearer [REDACTED]"},
+    }
     assert OPENAI_KEY not in str(traced.observations)
 
 
@@ -27,6 +30,9 @@ def test_words_that_merely_contain_sk_dash_survive():
     text = "task-0123456789abcdefghijklmnop and desk-lamp"
     assert redaction.redact_secrets_text(text) == text
     assert redaction.redact_secrets_text("AKIAABCDEFGHIJKLMNOP") == "[REDACTED]"
+    assert redaction.redact_secrets_text("BEARER abcdefghij and Xearer abcdefghij") == (
+        "BEARER [REDACTED] and Xearer abcdefghij"
+    )
 
 
 def test_secret_redaction_can_be_switched_off():
@@ -120,8 +126,18 @@ def test_bad_input_is_snapshotted_safely():
         node.append([])
         node = node[0]
     with socket.socket() as sock:
-        out = snapshot({"cycle": cyclic, "sock": sock, "bytes": b"\xff\xfe", "ok": b"hi",
-                        "bad": Unprintable(), "nan": float("nan"), "set": {1}, "deep": deep})
+        out = snapshot(
+            {
+                "cycle": cyclic,
+                "sock": sock,
+                "bytes": b"\xff\xfe",
+                "ok": b"hi",
+                "bad": Unprintable(),
+                "nan": float("nan"),
+                "set": {1},
+                "deep": deep,
+            }
+        )
     assert out["cycle"] == {"a": 1, "self": "<cycle dict>"}
     assert out["sock"].startswith("<socket.socket")
     assert out["bytes"] == "<2 bytes, not UTF-8>" and out["ok"] == "hi"

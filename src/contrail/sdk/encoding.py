@@ -48,7 +48,9 @@ class Encoder:
             body["environment"] = self.config.environment
         if self.config.release and item.kind == "observation" and "release" not in body:
             body["release"] = self.config.release
-        return {"id": os.urandom(8).hex(), "type": item.kind, "body": body}
+        # observations are idempotent by (trace_id, span_id) and scores by id: reuse them as event ids
+        event_id = body.get("span_id") or body.get("id") or os.urandom(8).hex()
+        return {"id": event_id, "type": item.kind, "body": body}
 
     def _privacy(self, body: dict[str, Any]) -> None:
         mask, pii = self.config.mask, self.config.redact_pii

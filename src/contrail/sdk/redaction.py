@@ -20,9 +20,8 @@ _SECRETS = tuple(
     re.compile(pattern)
     for pattern in (
         rb"sk-(?=[A-Za-z0-9_\-]*[0-9])[A-Za-z0-9_\-]{20,}",  # OpenAI / Anthropic / Contrail secret keys
-        rb"Bearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
-        rb"bearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
-        rb"BEARER\s+[A-Za-z0-9\-._~+/]{8,}=*",
+        rb"earer\s+[A-Za-z0-9\-._~+/]{8,}=*",  # Bearer / bearer tokens (first letter checked below)
+        rb"EARER\s+[A-Za-z0-9\-._~+/]{8,}=*",
         rb"AKIA[0-9A-Z]{16}",  # AWS access key id
         rb"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
         rb"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack tokens
@@ -44,8 +43,12 @@ def redact_secrets(data: bytes) -> bytes:
 
 
 def _secret(match: re.Match[bytes]) -> bytes:
-    start = match.start()
-    if start and match.string[start - 1] in _WORD:  # e.g. "task-..." is not a key
+    text, start = match.string, match.start()
+    if text[start : start + 4].upper() == b"EARE":
+        if start == 0 or text[start - 1] not in b"Bb":
+            return match.group()
+        return text[start : start + 5] + b" " + _REDACTED_BYTES  # keeps "Bearer [REDACTED]"
+    if start and text[start - 1] in _WORD:  # e.g. "task-..." is not a key
         return match.group()
     return _REDACTED_BYTES
 

@@ -70,7 +70,7 @@ class SpanScope:
 
 
 def _detached(name: str) -> Span:
-    span = Span("0" * 32, "0" * 16, None, name, "span", 0)
+    span = Span(0, 0, 0, name, "span", 0)
     span.sampled = False
     return span
 

@@ -77,7 +77,7 @@ def _score(
         "value": value,
         "data_type": data_type or _data_type(value),
         "source": "SDK",
-        "timestamp_us": tracer.now_us(),
+        "timestamp_us": tracer.now_ns() // 1000,
     }
     optional = {"trace_id": trace_id, "observation_id": observation_id, "session_id": session_id}
     body.update({key: item for key, item in optional.items() if item is not None})

@@ -20,6 +20,8 @@ from typing import Any
 TRUNCATED = "…[truncated {n} chars]"
 MORE_ITEMS = "…[{n} more items]"
 _SCALARS = (int, bool, type(None))
+# Types whose values can be exported as they are (short strings are checked separately).
+IMMUTABLE = frozenset({int, bool, float, type(None)})
 
 
 @dataclasses.dataclass(slots=True)
@@ -159,13 +161,12 @@ def _key(key: Any) -> str:
 
 def snapshot_fields(fields: dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Snapshot each value of a flat name -> value mapping (the fast path for call arguments)."""
-    out: dict[str, Any] = {}
+    max_chars = limits.max_chars
     walker: _Walker | None = None
     for key, value in fields.items():
         kind = type(value)
-        if (kind is str and len(value) <= limits.max_chars) or kind in _SCALARS:
-            out[key] = value
-        else:
-            walker = walker or _Walker(limits)
-            out[key] = walker.walk(value, 1)
-    return out
+        if kind in IMMUTABLE or (kind is str and len(value) <= max_chars):
+            continue
+        walker = walker or _Walker(limits)
+        fields[key] = walker.walk(value, 1)
+    return fields

@@ -6,7 +6,7 @@ class-level defaults, which keeps creating a span on the hot path cheap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contrail.sdk import snapshot as _snapshot
@@ -32,8 +32,6 @@ _USAGE_KEYS = {
 }
 
 _OPTIONAL = (
-    "parent_span_id",
-    "end_us",
     "status_message",
     "model_requested",
     "model_response",
@@ -48,6 +46,8 @@ _OPTIONAL = (
     "prompt_version",
 )
 
+_WIRE_KEYS = frozenset((*_OPTIONAL, "input", "output", "metadata", "usage", "tags"))
+
 
 class Span:
     """One observation in flight. Update it with :meth:`update`; the SDK ends and exports it.
@@ -56,8 +56,8 @@ class Span:
     never exported.
     """
 
-    parent_span_id: str | None = None
-    end_us: int | None = None
+    pid: int = 0
+    end_ns: int | None = None
     status: str = "unset"
     status_message: str | None = None
     level: str = "default"
@@ -78,19 +78,32 @@ class Span:
     prompt_name: str | None = None
     prompt_version: int | None = None
     trace_attrs: dict[str, Any] | None = None
+    # (binder, args, kwargs) of a call whose arguments are all immutable: bound at export time
+    raw_input: tuple[Callable[..., dict[str, Any]], tuple[Any, ...], dict[str, Any]] | None = None
     sampled: bool = True
     kind = "observation"
 
-    def __init__(
-        self, trace_id: str, span_id: str, parent_span_id: str | None, name: str, type_: str, start_us: int
-    ) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-        if parent_span_id is not None:
-            self.parent_span_id = parent_span_id
+    def __init__(self, tid: int, sid: int, pid: int, name: str, type_: str, start_ns: int) -> None:
+        # ids stay integers and times nanoseconds until export: formatting them is off the hot path
+        self.tid = tid
+        self.sid = sid
+        if pid:
+            self.pid = pid
         self.name = name
         self.type = type_
-        self.start_us = start_us
+        self.start_ns = start_ns
+
+    @property
+    def trace_id(self) -> str:
+        return "%032x" % self.tid
+
+    @property
+    def span_id(self) -> str:
+        return "%016x" % self.sid
+
+    @property
+    def parent_span_id(self) -> str | None:
+        return "%016x" % self.pid if self.pid else None
 
     def __repr__(self) -> str:
         return f"<Span {self.type} {self.name!r} {self.trace_id}/{self.span_id}>"
@@ -122,6 +135,7 @@ class Span:
             self.name = str(name)
         if input is not _UNSET:
             self.input = _snapshot.snapshot(input)
+            self.raw_input = None
         if output is not _UNSET:
             self.output = _snapshot.snapshot(output)
         if metadata:
@@ -184,21 +198,24 @@ class Span:
     def to_wire(self) -> dict[str, Any]:
         """The ``body`` of an ``observation`` ingest event (see contrail.schema.wire.ObservationIn)."""
         body: dict[str, Any] = {
-            "trace_id": self.trace_id,
-            "span_id": self.span_id,
+            "trace_id": "%032x" % self.tid,
+            "span_id": "%016x" % self.sid,
             "name": self.name,
             "type": self.type,
-            "start_us": self.start_us,
+            "start_us": self.start_ns // 1000,
             "status": self.status,
             "level": self.level,
         }
-        values = vars(self)
-        for key in _OPTIONAL:
-            if key in values and values[key] is not None:
-                body[key] = values[key]
-        for key in ("input", "output", "metadata", "usage", "tags"):
-            if key in values and values[key] is not None:
-                body[key] = values[key]
+        if self.pid:
+            body["parent_span_id"] = "%016x" % self.pid
+        if self.end_ns is not None:
+            body["end_us"] = self.end_ns // 1000
+        for key, value in vars(self).items():
+            if key in _WIRE_KEYS and value is not None:
+                body[key] = value
+        raw = self.raw_input
+        if raw is not None and "input" not in body:
+            body["input"] = raw[0](raw[1], raw[2])
         if self.trace_attrs:
             body["trace"] = self.trace_attrs
         return body

@@ -19,8 +19,8 @@ from contrail.sdk.context import current
 from contrail.sdk.encoding import Exportable
 from contrail.sdk.span import Span
 
-Clock = Callable[[], int]
-IdSource = Callable[[], str]
+Clock = Callable[[], int]  # nanoseconds since the epoch
+IdSource = Callable[[], int]  # a non-zero id (128 bits for traces, 64 for spans)
 
 
 class Exporter(Protocol):
@@ -33,16 +33,12 @@ class Exporter(Protocol):
     def shutdown(self, timeout: float | None = None) -> None: ...
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
+def _trace_id() -> int:
+    return random.getrandbits(128) or 1
 
 
-def _trace_id() -> str:
-    return "%032x" % (random.getrandbits(128) or 1)
-
-
-def _span_id() -> str:
-    return "%016x" % (random.getrandbits(64) or 1)
+def _span_id() -> int:
+    return random.getrandbits(64) or 1
 
 
 class Tracer:
@@ -60,7 +56,7 @@ class Tracer:
         self.enabled = config.enabled
         self.capture = config.capture
         self.sample_rate = config.sample_rate
-        self.now_us = clock or _now_us
+        self.now_ns = clock or time.time_ns
         self.new_trace_id = trace_ids or _trace_id
         self.new_span_id = span_ids or _span_id
         if exporter is None and config.enabled:
@@ -74,22 +70,23 @@ class Tracer:
         """A new span, child of the current one (or of the active OpenTelemetry span)."""
         parent = current.get()
         if parent is not None:
-            span = Span(parent.trace_id, self.new_span_id(), parent.span_id, name, type_, self.now_us())
+            span = Span(parent.tid, self.new_span_id(), parent.sid, name, type_, self.now_ns())
             if not parent.sampled:
                 span.sampled = False
             elif parent.user_id is not None or parent.session_id is not None:
                 span.user_id, span.session_id = parent.user_id, parent.session_id
             return span
-        trace_id, parent_id = _otel_parent() or (self.new_trace_id(), None)
-        span = Span(trace_id, self.new_span_id(), parent_id, name, type_, self.now_us())
+        otel = _otel_parent() if "opentelemetry.trace" in sys.modules else None
+        tid, pid = otel or (self.new_trace_id(), 0)
+        span = Span(tid, self.new_span_id(), pid, name, type_, self.now_ns())
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
             span.sampled = False
         return span
 
     def finish(self, span: Span) -> None:
         """End ``span`` now and queue it for export (unless sampled out or already ended)."""
-        if span.end_us is None:
-            span.end_us = self.now_us()
+        if span.end_ns is None:
+            span.end_ns = self.now_ns()
             if span.sampled:
                 self.submit(span)
 
@@ -98,7 +95,7 @@ def _discard(item: Exportable) -> None:
     return None
 
 
-def _otel_parent() -> tuple[str, str] | None:
+def _otel_parent() -> tuple[int, int] | None:
     """(trace_id, span_id) of the active OpenTelemetry span, when the app has loaded OpenTelemetry."""
     otel = sys.modules.get("opentelemetry.trace")
     if otel is None:
@@ -110,7 +107,7 @@ def _otel_parent() -> tuple[str, str] | None:
         return None
     if not ctx.is_valid:
         return None
-    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+    return ctx.trace_id, ctx.span_id
 
 
 STATE: Tracer | None = None

@@ -36,10 +36,10 @@ START_US = 1_700_000_000_000_000
 
 
 class StepClock:
-    """A clock that advances ``step_us`` microseconds at every reading."""
+    """A nanosecond clock starting at ``start_us`` that advances ``step_us`` at every reading."""
 
     def __init__(self, start_us: int = START_US, step_us: int = 1_000) -> None:
-        self._next = itertools.count(start_us, step_us)
+        self._next = itertools.count(start_us * 1_000, step_us * 1_000)
         self._lock = threading.Lock()
 
     def __call__(self) -> int:
@@ -54,11 +54,11 @@ class SequentialIds:
         self._traces = itertools.count(1)
         self._spans = itertools.count(1)
 
-    def trace_id(self) -> str:
-        return f"{next(self._traces):032x}"
+    def trace_id(self) -> int:
+        return next(self._traces)
 
-    def span_id(self) -> str:
-        return f"{next(self._spans):016x}"
+    def span_id(self) -> int:
+        return next(self._spans)
 
 
 class CaptureExporter:
