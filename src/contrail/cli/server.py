@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
+from typing import Any
 
 import click
 
@@ -15,11 +17,20 @@ from contrail.cli.context import CliState, pass_state
 @click.option("--host", default=None, help="Address to listen on [default: CONTRAIL_BIND_HOST or 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [default: CONTRAIL_PORT or 7878].")
 @click.option("--db", "database_url", default=None, help="Database URL [default: SQLite in CONTRAIL_HOME].")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes [default: CONTRAIL_WORKERS or 1]. More use more cores, also on SQLite.",
+)
 @pass_state
-def server_command(state: CliState, host: str | None, port: int | None, database_url: str | None) -> None:
+def server_command(
+    state: CliState, host: str | None, port: int | None, database_url: str | None, workers: int | None
+) -> None:
     """Run the Contrail server (API, OTLP ingest and UI)."""
     if database_url:
         state.database_url = database_url
+        os.environ["CONTRAIL_DATABASE_URL"] = database_url  # worker processes read their settings anew
     settings = state.settings()
     host = host or settings.bind_host
     port = port or settings.port
@@ -31,10 +42,19 @@ def server_command(state: CliState, host: str | None, port: int | None, database
 
     import uvicorn
 
+    workers = workers or settings.workers
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+    }
+    if workers > 1:
+        uvicorn.run("contrail.server.app:create_worker_app", factory=True, workers=workers, **options)
+        return
     from contrail.server.app import create_app
 
-    app = create_app(settings, migrate=False)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(create_app(settings, migrate=False), **options)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -60,3 +60,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (health, otlp, ingest, traces, sessions, scores):
         app.include_router(module.router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """App factory for each process of ``contrail server --workers N`` (the parent has migrated)."""
+    return create_app(Settings(), migrate=False)

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # Not CONTRAIL_HOST: that is the SDK's server URL, and both may be set in one environment.
     bind_host: str = Field(default="127.0.0.1", description="Address `contrail server` listens on.")
     port: int = Field(default=7878, ge=1, le=65535, description="Port `contrail server` listens on.")
+    workers: int = Field(default=1, ge=1, le=64, description="Server processes `contrail server` starts.")
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest accepted request body as sent (compressed)."
     )
