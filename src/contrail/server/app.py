@@ -13,6 +13,7 @@ from contrail.ingest.limits import IngestLimits
 from contrail.server.api import health, ingest, otlp, scores, sessions, traces
 from contrail.server.auth import KeyVerifier
 from contrail.server.errors import install_error_handlers
+from contrail.server.middleware import RejectNulInUrl
 from contrail.server.settings import Settings
 from contrail.server.state import ServerState
 from contrail.server.write_queue import WriteQueue
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.contrail = state
     install_error_handlers(app)
+    app.add_middleware(RejectNulInUrl)
     for module in (health, otlp, ingest, traces, sessions, scores):
         app.include_router(module.router)
     return app

@@ -11,6 +11,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+_WRITE_OPTION = "contrail_write"
+
+
+def writing(engine: Engine) -> Engine:
+    """The engine for a write transaction: ``with writing(engine).begin() as connection: ...``.
+
+    On SQLite it begins with the write lock held (BEGIN IMMEDIATE); plain ``engine.begin()`` and
+    ``engine.connect()`` are for reads. On PostgreSQL both are the same.
+    """
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
 
 class DatabaseUnavailableError(RuntimeError):
     """The configured database cannot be used; the message says what to do about it."""
@@ -59,8 +70,10 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        # Take the write lock at the start so concurrent writers queue instead of failing mid-way.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock at the start, so concurrent writers queue (busy_timeout) instead
+        # of failing mid-way; readers begin deferred and read their WAL snapshot without waiting.
+        writes = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 

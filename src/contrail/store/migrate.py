@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from contrail.store.database import writing
+
 _SCRIPTS = Path(__file__).parent / "migrations"
 
 
@@ -21,7 +23,7 @@ def _config() -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the database to the newest schema; concurrent callers on PostgreSQL serialise on a lock."""
-    with engine.begin() as connection:
+    with writing(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             # Several servers may start at once against one database: let one migrate at a time.
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7878001)")

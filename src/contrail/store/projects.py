@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from contrail.schema.ids import uuid7
 from contrail.schema.timeconv import now_us
+from contrail.store.database import writing
 from contrail.store.tables import api_keys, projects
 
 DEFAULT_PROJECT = "default"
@@ -63,7 +64,7 @@ def create_project(engine: Engine, name: str) -> Project:
         raise ProjectError("A project name must have 1 to 200 characters.")
     project = Project(id=uuid7(), name=name, created_us=now_us())
     try:
-        with engine.begin() as connection:
+        with writing(engine).begin() as connection:
             connection.execute(insert(projects).values(dataclasses.asdict(project)))
     except IntegrityError as exc:  # the unique name, also when another server created it just now
         raise ProjectError(f"A project named {name!r} already exists.") from exc
@@ -102,7 +103,7 @@ def create_key(engine: Engine, project_id: str, note: str | None = None) -> Issu
         revoked_us=None,
         last_used_us=None,
     )
-    with engine.begin() as connection:
+    with writing(engine).begin() as connection:
         connection.execute(
             insert(api_keys).values(**dataclasses.asdict(key), secret_hash=hash_secret(secret))
         )
@@ -116,7 +117,7 @@ def list_keys(engine: Engine, project_id: str) -> list[ApiKey]:
 
 
 def revoke_key(engine: Engine, project_id: str, public_key: str) -> ApiKey:
-    with engine.begin() as connection:
+    with writing(engine).begin() as connection:
         result = connection.execute(
             update(api_keys)
             .where(api_keys.c.project_id == project_id, api_keys.c.public_key == public_key)

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from contrail.schema.observation import Observation
 from contrail.schema.score import Score
 from contrail.store import search
+from contrail.store.database import writing
 from contrail.store.preview import search_text
 from contrail.store.rollup import TraceRollup
 from contrail.store.tables import observations, scores, traces
@@ -47,7 +48,7 @@ def write_group(engine: Engine, batches: Sequence[WriteBatch], now_us: int) -> N
     for batch in batches:
         for obs in batch.observations:
             by_key[(batch.project_id, obs.trace_id, obs.span_id)] = obs  # later copies win
-    with engine.begin() as connection:
+    with writing(engine).begin() as connection:
         if by_key:
             _write_observations(connection, by_key, now_us)
         score_rows = [_score_row(b.project_id, s, now_us) for b in batches for s in b.scores]
