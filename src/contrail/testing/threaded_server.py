@@ -7,11 +7,13 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import uvicorn
 
 logger = logging.getLogger(__name__)
+
+_Self = TypeVar("_Self", bound="ThreadedServer")
 
 _START_TIMEOUT_S = 10.0
 
@@ -82,7 +84,7 @@ class ThreadedServer:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> ThreadedServer:
+    def __enter__(self: _Self) -> _Self:
         self.start()
         return self
 
