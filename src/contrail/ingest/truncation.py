@@ -68,9 +68,11 @@ class Truncator:
         document stays a string; a parsed document is bounded in depth. Text that is not valid JSON
         is returned unchanged.
         """
-        stripped = value.lstrip()
-        if not stripped or stripped[0] not in "{[":
-            return value
+        first = value[:1]
+        if first != "{" and first != "[":
+            stripped = value.lstrip()
+            if not stripped or stripped[0] not in "{[":
+                return value
         try:
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError:

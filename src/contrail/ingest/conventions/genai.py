@@ -34,18 +34,28 @@ OPERATION_TYPES = {
     "retrieval": ObservationType.RETRIEVER,
     "invoke_workflow": ObservationType.CHAIN,
 }
-_PARAMETERS = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "frequency_penalty",
-    "presence_penalty",
-    "stop_sequences",
-    "seed",
-    "choice.count",
-    "encoding_formats",
-    "stream",
+_PARAMETERS = tuple(
+    ("gen_ai.request." + name, name)
+    for name in (
+        "temperature",
+        "max_tokens",
+        "top_p",
+        "top_k",
+        "frequency_penalty",
+        "presence_penalty",
+        "stop_sequences",
+        "seed",
+        "choice.count",
+        "encoding_formats",
+        "stream",
+    )
+)
+# (key, fallback key, Usage field): the fallback is read only when the key gives no count.
+_USAGE = (
+    ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "input_tokens"),
+    ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "output_tokens"),
+    ("gen_ai.usage.cache_read.input_tokens", None, "cached_input_tokens"),
+    ("gen_ai.usage.reasoning.output_tokens", None, "reasoning_tokens"),
 )
 _INPUT_EVENT_ROLES = {
     "gen_ai.system.message": "system",
@@ -55,6 +65,10 @@ _INPUT_EVENT_ROLES = {
 }
 FIRST_TOKEN_EVENTS = frozenset({"gen_ai.content.first_token", "gen_ai.first_token", "first_token"})
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+_TOOL_AND_RETRIEVAL = (
+    ("gen_ai.tool.call.arguments", "gen_ai.tool.call.result"),
+    ("gen_ai.retrieval.query.text", "gen_ai.retrieval.documents"),
+)
 
 
 def applies(span: SpanInput) -> bool:
@@ -80,17 +94,22 @@ def apply(span: SpanInput, obs: Observation) -> None:
         obs.type = OPERATION_TYPES[attrs.pop("gen_ai.operation.name")]
     elif operation is None and "gen_ai.request.model" in attrs:
         obs.type = ObservationType.GENERATION
-    obs.model_requested = pop_str(attrs, "gen_ai.request.model") or obs.model_requested
-    obs.model_response = pop_str(attrs, "gen_ai.response.model") or obs.model_response
-    provider = pop_str(attrs, "gen_ai.provider.name")
-    system = pop_str(attrs, "gen_ai.system")
+    # The membership tests skip a call per absent attribute: most spans carry few of these.
+    if "gen_ai.request.model" in attrs:
+        obs.model_requested = pop_str(attrs, "gen_ai.request.model") or obs.model_requested
+    if "gen_ai.response.model" in attrs:
+        obs.model_response = pop_str(attrs, "gen_ai.response.model") or obs.model_response
+    provider = pop_str(attrs, "gen_ai.provider.name") if "gen_ai.provider.name" in attrs else None
+    system = pop_str(attrs, "gen_ai.system") if "gen_ai.system" in attrs else None
     obs.provider = provider or system or obs.provider
     _usage(attrs, obs)
     _parameters(attrs, obs)
-    obs.session_id = pop_str(attrs, "gen_ai.conversation.id") or obs.session_id
-    ttft_s = pop_float(attrs, "gen_ai.response.time_to_first_chunk")
-    if ttft_s is not None and ttft_s >= 0:
-        obs.ttft_us = int(ttft_s * 1_000_000)
+    if "gen_ai.conversation.id" in attrs:
+        obs.session_id = pop_str(attrs, "gen_ai.conversation.id") or obs.session_id
+    if "gen_ai.response.time_to_first_chunk" in attrs:
+        ttft_s = pop_float(attrs, "gen_ai.response.time_to_first_chunk")
+        if ttft_s is not None and ttft_s >= 0:
+            obs.ttft_us = int(ttft_s * 1_000_000)
     _io_attributes(span, obs)
     if span.events:
         _events(span, obs)
@@ -98,28 +117,17 @@ def apply(span: SpanInput, obs: Observation) -> None:
 
 def _usage(attrs: dict[str, Any], obs: Observation) -> None:
     usage = obs.usage
-    input_tokens = pop_int(attrs, "gen_ai.usage.input_tokens")
-    if input_tokens is None:
-        input_tokens = pop_int(attrs, "gen_ai.usage.prompt_tokens")
-    output_tokens = pop_int(attrs, "gen_ai.usage.output_tokens")
-    if output_tokens is None:
-        output_tokens = pop_int(attrs, "gen_ai.usage.completion_tokens")
-    if input_tokens is not None:
-        usage.input_tokens = input_tokens
-    if output_tokens is not None:
-        usage.output_tokens = output_tokens
-    cached = pop_int(attrs, "gen_ai.usage.cache_read.input_tokens")
-    if cached is not None:
-        usage.cached_input_tokens = cached
-    reasoning = pop_int(attrs, "gen_ai.usage.reasoning.output_tokens")
-    if reasoning is not None:
-        usage.reasoning_tokens = reasoning
+    for key, fallback, field in _USAGE:
+        count = pop_int(attrs, key) if key in attrs else None
+        if count is None and fallback is not None and fallback in attrs:
+            count = pop_int(attrs, fallback)
+        if count is not None:
+            setattr(usage, field, count)
 
 
 def _parameters(attrs: dict[str, Any], obs: Observation) -> None:
     params: dict[str, Any] | None = None
-    for name in _PARAMETERS:
-        key = "gen_ai.request." + name
+    for key, name in _PARAMETERS:
         if key in attrs:
             if params is None:
                 params = obs.model_parameters if obs.model_parameters is not None else {}
@@ -155,10 +163,7 @@ def _io_attributes(span: SpanInput, obs: Observation) -> None:
 def _tool_and_retrieval(span: SpanInput, obs: Observation) -> None:
     attrs = span.attributes
     json_text = span.truncator.json_text
-    for input_key, output_key in (
-        ("gen_ai.tool.call.arguments", "gen_ai.tool.call.result"),
-        ("gen_ai.retrieval.query.text", "gen_ai.retrieval.documents"),
-    ):
+    for input_key, output_key in _TOOL_AND_RETRIEVAL:
         if input_key in attrs and obs.input is None:
             value = attrs.pop(input_key)
             obs.input = json_text(value) if isinstance(value, str) else value

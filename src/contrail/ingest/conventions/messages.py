@@ -31,23 +31,26 @@ def from_genai(messages: Any, default_role: str) -> list[dict[str, Any]] | None:
 
     Returns None when ``messages`` is not a list of dicts (the caller keeps the raw value).
     """
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+    if not isinstance(messages, list):
         return None
-    return [_from_genai_message(message, default_role) for message in messages]
+    result = []
+    for message in messages:
+        if not isinstance(message, dict):
+            return None
+        result.append(_from_genai_message(message, default_role))
+    return result
 
 
 def _from_genai_message(message: dict[str, Any], default_role: str) -> dict[str, Any]:
     parts = message.get("parts")
     normal: dict[str, Any] = {"role": message.get("role", default_role)}
-    extra = {k: v for k, v in message.items() if k not in ("role", "parts")}
     if not isinstance(parts, list):
         normal["content"] = message.get("content")
-        extra.pop("content", None)
-        normal.update(extra)
+        _copy_extra(message, normal, ("role", "parts", "content"))
         return normal
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
-    others: list[Any] = []
+    others = False
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in _TEXT_PART_TYPES and isinstance(part.get("content"), str):
@@ -56,18 +59,24 @@ def _from_genai_message(message: dict[str, Any], default_role: str) -> dict[str,
             calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
             normal["tool_call_id"] = part.get("id")
-            texts.append(part.get("response") if isinstance(part.get("response"), str) else "")
-            if not isinstance(part.get("response"), str):
-                others.append(part)
+            response = part.get("response")
+            texts.append(response if isinstance(response, str) else "")
+            others = others or not isinstance(response, str)
         else:
-            others.append(part)
+            others = True
     normal["content"] = "\n".join(texts) if texts else None
     if calls:
         normal["tool_calls"] = calls
     if others:
         normal["parts"] = parts
-    normal.update(extra)
+    _copy_extra(message, normal, ("role", "parts"))
     return normal
+
+
+def _copy_extra(message: dict[str, Any], normal: dict[str, Any], known: tuple[str, ...]) -> None:
+    for key, value in message.items():
+        if key not in known:
+            normal[key] = value
 
 
 def system_instructions(value: Any) -> dict[str, Any] | None:

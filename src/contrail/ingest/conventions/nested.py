@@ -26,19 +26,18 @@ def unflatten(flat: dict[str, Any]) -> Any:
 
     Dotted segments become nested dicts; a dict whose keys are all decimal indices becomes a list
     ordered by index (gaps are closed). A key that is both a leaf and a parent keeps the leaf under
-    ``""`` so neither value is lost.
+    ``""`` so neither value is lost. Dict values in ``flat`` are consumed (converted in place).
     """
     root: dict[str, Any] = {}
     for key, value in flat.items():
         node = root
-        parts = key.split(".")
-        for part in parts[:-1]:
+        *parents, last = key.split(".")
+        for part in parents:
             child = node.get(part)
             if not isinstance(child, dict):
                 child = {} if child is None else {"": child}
                 node[part] = child
             node = child
-        last = parts[-1]
         if isinstance(node.get(last), dict):
             node[last][""] = value
         else:
@@ -46,10 +45,14 @@ def unflatten(flat: dict[str, Any]) -> Any:
     return _listify(root)
 
 
-def _listify(node: Any) -> Any:
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _listify(value) for key, value in node.items()}
-    if converted and all(key.isdigit() for key in converted):
-        return [converted[key] for key in sorted(converted, key=int)]
-    return converted
+def _listify(node: dict[str, Any]) -> Any:
+    # In place and without comprehensions: this runs for every message of every span.
+    indexed = True
+    for key, value in node.items():
+        if isinstance(value, dict):
+            node[key] = _listify(value)
+        if indexed and not key.isdigit():
+            indexed = False
+    if indexed and node:
+        return [node[key] for key in sorted(node, key=int)]
+    return node
