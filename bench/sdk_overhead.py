@@ -73,7 +73,7 @@ def free_port() -> int:
     return port
 
 
-def build(config: str, sink: str, dead: str):  # noqa: C901 - one branch per config, on purpose
+def build(config: str, sink: str, dead: str):
     def plain(prompt: str, temperature: float = 0.2) -> str:
         return (prompt[::-1] + "!")[:500]
 

@@ -68,7 +68,7 @@ def span_processor() -> Any:
     except ImportError as err:
         raise ImportError(_HINT) from err
 
-    class ContrailSpanProcessor(SpanProcessor):  # type: ignore[misc]
+    class ContrailSpanProcessor(SpanProcessor):
         def on_end(self, span: Any) -> None:
             try:
                 _tracer.current_tracer().submit(OtelRecord(span))

@@ -10,6 +10,12 @@ from contrail.testing.sdk import capture
 MESSAGES = [{"role": "user", "content": "hello claude"}]
 
 
+@pytest.fixture
+def client(fake_llm):
+    with fake_llm.anthropic_client() as sync_client:
+        yield sync_client
+
+
 @pytest.fixture(autouse=True)
 def instrumented():
     assert contrail.instrument_anthropic()
@@ -17,8 +23,7 @@ def instrumented():
     instrument_module.uninstrument()
 
 
-def test_messages_create_records_generation(fake_llm):
-    client = fake_llm.anthropic_client()
+def test_messages_create_records_generation(fake_llm, client):
     with capture() as traced:
         reply = client.messages.create(
             model="fake-claude", max_tokens=64, system="Be brief.", messages=MESSAGES, stop_sequences=["END"]
@@ -35,10 +40,11 @@ def test_messages_create_records_generation(fake_llm):
     assert span["metadata"]["finish_reason"] == "end_turn"
 
 
-def test_streaming_create_and_stream_helper(fake_llm):
-    client = fake_llm.anthropic_client()
+def test_streaming_create_and_stream_helper(fake_llm, client):
     with capture() as traced:
-        events = list(client.messages.create(model="fake-claude", max_tokens=64, messages=MESSAGES, stream=True))
+        events = list(
+            client.messages.create(model="fake-claude", max_tokens=64, messages=MESSAGES, stream=True)
+        )
         with client.messages.stream(model="fake-claude", max_tokens=64, messages=MESSAGES) as stream:
             helper_text = "".join(stream.text_stream)
     text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
@@ -50,9 +56,8 @@ def test_streaming_create_and_stream_helper(fake_llm):
         assert "usage_estimated" not in span["metadata"]
 
 
-def test_tool_use_streamed_and_plain(fake_llm):
+def test_tool_use_streamed_and_plain(fake_llm, client):
     fake_llm.script.on(prompt_contains="weather").tool_call("get_weather", {"city": "Oslo"})
-    client = fake_llm.anthropic_client()
     messages = [{"role": "user", "content": "weather in Oslo?"}]
     with capture() as traced:
         client.messages.create(model="fake-claude", max_tokens=64, messages=messages)
@@ -63,9 +68,8 @@ def test_tool_use_streamed_and_plain(fake_llm):
         assert span["metadata"]["finish_reason"] == "tool_use"
 
 
-def test_error_status_code(fake_llm):
+def test_error_status_code(fake_llm, client):
     fake_llm.script.on(times=1).error(529, "overloaded")
-    client = fake_llm.anthropic_client()
     with capture() as traced, pytest.raises(anthropic.APIStatusError):
         client.messages.create(model="fake-claude", max_tokens=8, messages=MESSAGES)
     span = traced.one(name="anthropic.messages")
@@ -76,9 +80,13 @@ async def test_async_parity(fake_llm):
     async with fake_llm.async_anthropic_client() as client:
         with capture() as traced:
             reply = await client.messages.create(model="fake-claude", max_tokens=64, messages=MESSAGES)
-            stream = await client.messages.create(model="fake-claude", max_tokens=64, messages=MESSAGES, stream=True)
+            stream = await client.messages.create(
+                model="fake-claude", max_tokens=64, messages=MESSAGES, stream=True
+            )
             streamed = "".join([e.delta.text async for e in stream if e.type == "content_block_delta"])
-            async with client.messages.stream(model="fake-claude", max_tokens=64, messages=MESSAGES) as helper:
+            async with client.messages.stream(
+                model="fake-claude", max_tokens=64, messages=MESSAGES
+            ) as helper:
                 helper_text = "".join([t async for t in helper.text_stream])
     plain, created, managed = traced.find(name="anthropic.messages")
     assert plain["output"] == reply.content[0].text
@@ -86,11 +94,12 @@ async def test_async_parity(fake_llm):
     assert created["usage"]["output_tokens"] > 0 and managed["ttft_us"] >= 0
 
 
-def test_cache_reads_count_as_input_tokens(fake_llm):
+def test_cache_reads_count_as_input_tokens(fake_llm, client):
     fake_llm.script.on().usage(cache_read_tokens=5)
-    client = fake_llm.anthropic_client()
     with capture() as traced:
         reply = client.messages.create(model="fake-claude", max_tokens=8, messages=MESSAGES)
     usage = traced.one(name="anthropic.messages")["usage"]
     assert usage["cached_input_tokens"] == reply.usage.cache_read_input_tokens == 5
-    assert usage["input_tokens"] == reply.usage.input_tokens + 5 + (reply.usage.cache_creation_input_tokens or 0)
+    assert usage["input_tokens"] == reply.usage.input_tokens + 5 + (
+        reply.usage.cache_creation_input_tokens or 0
+    )

@@ -12,6 +12,12 @@ from contrail.testing.sdk import capture
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
 
 
+@pytest.fixture
+def client(fake_llm):
+    with fake_llm.openai_client() as sync_client:
+        yield sync_client
+
+
 @pytest.fixture(autouse=True)
 def instrumented():
     assert contrail.instrument_openai()
@@ -20,8 +26,7 @@ def instrumented():
     instrument_module.uninstrument()
 
 
-def test_chat_completion_is_a_generation_with_usage_and_models(fake_llm):
-    client = fake_llm.openai_client()
+def test_chat_completion_is_a_generation_with_usage_and_models(fake_llm, client):
     with capture() as traced:
         reply = client.chat.completions.create(model="fake-gpt", messages=MESSAGES, temperature=0.3)
     span = traced.one(name="openai.chat.completions")
@@ -36,8 +41,7 @@ def test_chat_completion_is_a_generation_with_usage_and_models(fake_llm):
     assert "usage_estimated" not in span["metadata"]
 
 
-def test_streaming_records_ttft_output_and_injected_usage_without_leaking_it(fake_llm):
-    client = fake_llm.openai_client()
+def test_streaming_records_ttft_output_and_injected_usage_without_leaking_it(fake_llm, client):
     with capture() as traced:
         stream = client.chat.completions.create(model="fake-gpt", messages=MESSAGES, stream=True)
         assert isinstance(stream, openai.Stream)
@@ -52,8 +56,7 @@ def test_streaming_records_ttft_output_and_injected_usage_without_leaking_it(fak
     assert "usage_estimated" not in span["metadata"]
 
 
-def test_stream_without_usage_is_estimated_and_flagged(fake_llm):
-    client = fake_llm.openai_client()
+def test_stream_without_usage_is_estimated_and_flagged(fake_llm, client):
     with capture() as traced:
         stream = client.chat.completions.create(
             model="fake-gpt", messages=MESSAGES, stream=True, stream_options={"include_usage": False}
@@ -65,9 +68,8 @@ def test_stream_without_usage_is_estimated_and_flagged(fake_llm):
     assert span["usage"]["input_tokens"] > 0 and span["usage"]["output_tokens"] > 0
 
 
-def test_tool_calls_non_streaming_and_streaming(fake_llm):
+def test_tool_calls_non_streaming_and_streaming(fake_llm, client):
     fake_llm.script.on(prompt_contains="weather").tool_call("get_weather", {"city": "Paris"})
-    client = fake_llm.openai_client()
     messages = [{"role": "user", "content": "weather in Paris?"}]
     with capture() as traced:
         client.chat.completions.create(model="fake-gpt", messages=messages)
@@ -81,9 +83,8 @@ def test_tool_calls_non_streaming_and_streaming(fake_llm):
         assert span["metadata"]["finish_reason"] == "tool_calls"
 
 
-def test_errors_record_status_code_and_reraise(fake_llm):
+def test_errors_record_status_code_and_reraise(fake_llm, client):
     fake_llm.script.on(times=1).error(429, retry_after=0.01)
-    client = fake_llm.openai_client()
     with capture() as traced, pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="fake-gpt", messages=MESSAGES)
     span = traced.one(name="openai.chat.completions")
@@ -112,10 +113,11 @@ async def _async_agent(client):
     assert streamed["ttft_us"] >= 0 and streamed["usage"]["output_tokens"] > 0
 
 
-def test_responses_api(fake_llm):
-    client = fake_llm.openai_client()
+def test_responses_api(fake_llm, client):
     with capture() as traced:
-        response = client.responses.create(model="fake-gpt", input="hello responses", instructions="Be brief.")
+        response = client.responses.create(
+            model="fake-gpt", input="hello responses", instructions="Be brief."
+        )
         streamed = "".join(
             e.delta
             for e in client.responses.create(model="fake-gpt", input="hello again", stream=True)
@@ -142,8 +144,7 @@ async def test_embeddings_sync_and_async(fake_llm):
     assert first["usage"]["input_tokens"] > 0
 
 
-def test_stream_abandoned_early_still_ends_the_span(fake_llm):
-    client = fake_llm.openai_client()
+def test_stream_abandoned_early_still_ends_the_span(fake_llm, client):
     fake_llm.script.on().respond("one two three four five six seven")
     with capture() as traced:
         stream = client.chat.completions.create(model="fake-gpt", messages=MESSAGES, stream=True)

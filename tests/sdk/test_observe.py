@@ -167,10 +167,9 @@ async def test_async_generator_error_recorded():
         yield 1
         raise RuntimeError("mid-stream")
 
-    with capture() as traced:
-        with pytest.raises(RuntimeError):
-            async for _ in broken():
-                pass
+    with capture() as traced, pytest.raises(RuntimeError):
+        async for _ in broken():
+            pass
     assert traced.one(name="broken")["status"] == "error"
 
 
@@ -192,11 +191,10 @@ def test_capture_switches_per_function_and_global():
 
 
 def test_span_and_generation_blocks():
-    with capture() as traced:
-        with contrail.span("retrieve", type="retriever", input="q") as s:
-            s.update(output=["doc"], metadata={"k": 3})
-            with contrail.generation("llm", model="gpt-4o-mini", input=[{"role": "user"}]) as g:
-                g.update(output="answer", usage={"prompt_tokens": 10, "completion_tokens": 5})
+    with capture() as traced, contrail.span("retrieve", type="retriever", input="q") as s:
+        s.update(output=["doc"], metadata={"k": 3})
+        with contrail.generation("llm", model="gpt-4o-mini", input=[{"role": "user"}]) as g:
+            g.update(output="answer", usage={"prompt_tokens": 10, "completion_tokens": 5})
     ret = traced.one(name="retrieve")
     gen = traced.one(name="llm")
     assert ret["type"] == "retriever" and ret["output"] == ["doc"] and ret["metadata"] == {"k": 3}
@@ -206,10 +204,9 @@ def test_span_and_generation_blocks():
 
 
 async def test_async_span_block_records_error():
-    with capture() as traced:
-        with pytest.raises(KeyError):
-            async with contrail.span("step"):
-                raise KeyError("k")
+    with capture() as traced, pytest.raises(KeyError):
+        async with contrail.span("step"):
+            raise KeyError("k")
     assert traced.one(name="step")["status"] == "error"
 
 

@@ -1,4 +1,4 @@
-"""OpenTelemetry interop: OTel spans exported through contrail.otel.span_processor(), global provider untouched."""
+"""OpenTelemetry interop: OTel spans exported via contrail.otel.span_processor(); global provider kept."""
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -16,8 +16,9 @@ def test_span_processor_exports_genai_spans_without_touching_the_global_provider
     tracer = provider.get_tracer("my-app")
 
     with capture() as traced:
-        with tracer.start_as_current_span("handle request") as parent:
-            with tracer.start_as_current_span(
+        with (
+            tracer.start_as_current_span("handle request") as parent,
+            tracer.start_as_current_span(
                 "chat gpt-4o",
                 attributes={
                     "gen_ai.operation.name": "chat",
@@ -29,8 +30,9 @@ def test_span_processor_exports_genai_spans_without_touching_the_global_provider
                     "gen_ai.usage.output_tokens": 7,
                     "http.route": "/chat",
                 },
-            ) as child:
-                child.set_status(Status(StatusCode.ERROR, "upstream failed"))
+            ) as child,
+        ):
+            child.set_status(Status(StatusCode.ERROR, "upstream failed"))
         assert provider.force_flush()
 
     assert trace.get_tracer_provider() is global_before
@@ -55,9 +57,8 @@ def test_contrail_spans_inside_otel_spans_share_the_trace():
     def retrieve(query):
         return ["doc"]
 
-    with capture() as traced:
-        with otel_tracer.start_as_current_span("request"):
-            retrieve("q")
+    with capture() as traced, otel_tracer.start_as_current_span("request"):
+        retrieve("q")
     request, observed = traced.one(name="request"), traced.one(name="retrieve")
     assert observed["trace_id"] == request["trace_id"]
     assert observed["parent_span_id"] == request["span_id"]

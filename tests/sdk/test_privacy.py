@@ -75,9 +75,8 @@ def test_mask_hook_sees_every_captured_value():
         seen.append(value)
         return "<masked>"
 
-    with capture(mask=mask) as traced:
-        with contrail.span("s", input="in", metadata={"m": 1}) as s:
-            s.update(output="out")
+    with capture(mask=mask) as traced, contrail.span("s", input="in", metadata={"m": 1}) as s:
+        s.update(output="out")
     span = traced.one(name="s")
     assert (span["input"], span["output"], span["metadata"]) == ("<masked>",) * 3
     assert sorted(map(str, seen)) == sorted(["in", "out", "{'m': 1}"])

@@ -16,6 +16,7 @@ from contrail.sdk import redaction
 from contrail.sdk.config import Config
 from contrail.sdk.snapshot import snapshot
 
+_orjson: Any
 try:
     import orjson as _orjson
 except ImportError:  # optional speed-up; the stdlib encoder is the fallback
@@ -82,10 +83,10 @@ def dumps(value: Any) -> bytes:
     """JSON-encode ``value``; strings with lone surrogates are repaired rather than failing."""
     if _orjson is not None:
         try:
-            return _orjson.dumps(value)
+            data: bytes = _orjson.dumps(value)
         except TypeError:  # lone surrogates (e.g. from surrogateescape) or exotic keys
-            value = _repair(value)
-            return _orjson.dumps(value)
+            data = _orjson.dumps(_repair(value))
+        return data
     return json.dumps(_repair(value), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -59,7 +59,9 @@ def observe(
         kind = "span"
 
     def decorate(fn: F) -> F:
-        return _Traced(fn, name or getattr(fn, "__name__", "call"), kind, capture_input, capture_output).wrap()
+        label = name or str(getattr(fn, "__name__", "call"))
+        traced: F = _Traced(fn, label, kind, capture_input, capture_output).wrap()
+        return traced
 
     return decorate if func is None else decorate(func)
 
@@ -75,7 +77,7 @@ class _Traced:
         self.capture_output = capture_output
         self.names, self.skip_first, self.rest = _parameters(fn)
 
-    def wrap(self) -> Any:
+    def wrap(self) -> Any:  # the wrapper has fn's signature; typed as Any for mypy
         fn = self.fn
         if inspect.isasyncgenfunction(fn):
             wrapper = self._async_generator()
@@ -101,7 +103,7 @@ class _Traced:
         if self.skip_first and args:
             args = args[1:]
         names = self.names
-        bound = dict(zip(names, args), **kwargs) if args else dict(kwargs)
+        bound = dict(zip(names, args, strict=False), **kwargs) if args else dict(kwargs)
         if len(args) > len(names):
             bound[self.rest] = args[len(names) :]
         return bound
@@ -139,7 +141,13 @@ class _Traced:
 
     # The two wrappers below are the hot path: they inline begin() to save calls (~0.1 µs each).
     def _function(self) -> Callable[..., Any]:
-        fn, name, kind, capture_input, capture = self.fn, self.name, self.kind, self.capture_input, self.capture
+        fn, name, kind, capture_input, capture = (
+            self.fn,
+            self.name,
+            self.kind,
+            self.capture_input,
+            self.capture,
+        )
         end, fail, set_current, reset_current = self.end, self.fail, current.set, current.reset
 
         def traced_call(*args: Any, **kwargs: Any) -> Any:
@@ -167,7 +175,13 @@ class _Traced:
         return traced_call
 
     def _coroutine(self) -> Callable[..., Any]:
-        fn, name, kind, capture_input, capture = self.fn, self.name, self.kind, self.capture_input, self.capture
+        fn, name, kind, capture_input, capture = (
+            self.fn,
+            self.name,
+            self.kind,
+            self.capture_input,
+            self.capture,
+        )
         end, fail, set_current, reset_current = self.end, self.fail, current.set, current.reset
 
         async def traced_coroutine(*args: Any, **kwargs: Any) -> Any:
@@ -210,7 +224,9 @@ class _Traced:
 
         return traced_generator
 
-    def _drive(self, tracer: _tracer.Tracer, span: Span, gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    def _drive(
+        self, tracer: _tracer.Tracer, span: Span, gen: Generator[Any, Any, Any]
+    ) -> Generator[Any, Any, Any]:
         items = _Collector(self.capture_output and tracer.capture)
         value: Any = None
         thrown: BaseException | None = None

@@ -95,15 +95,15 @@ class Span:
 
     @property
     def trace_id(self) -> str:
-        return "%032x" % self.tid
+        return f"{self.tid:032x}"
 
     @property
     def span_id(self) -> str:
-        return "%016x" % self.sid
+        return f"{self.sid:016x}"
 
     @property
     def parent_span_id(self) -> str | None:
-        return "%016x" % self.pid if self.pid else None
+        return f"{self.pid:016x}" if self.pid else None
 
     def __repr__(self) -> str:
         return f"<Span {self.type} {self.name!r} {self.trace_id}/{self.span_id}>"
@@ -198,8 +198,8 @@ class Span:
     def to_wire(self) -> dict[str, Any]:
         """The ``body`` of an ``observation`` ingest event (see contrail.schema.wire.ObservationIn)."""
         body: dict[str, Any] = {
-            "trace_id": "%032x" % self.tid,
-            "span_id": "%016x" % self.sid,
+            "trace_id": f"{self.tid:032x}",
+            "span_id": f"{self.sid:016x}",
             "name": self.name,
             "type": self.type,
             "start_us": self.start_ns // 1000,
@@ -207,7 +207,7 @@ class Span:
             "level": self.level,
         }
         if self.pid:
-            body["parent_span_id"] = "%016x" % self.pid
+            body["parent_span_id"] = f"{self.pid:016x}"
         if self.end_ns is not None:
             body["end_us"] = self.end_ns // 1000
         for key, value in vars(self).items():

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from contrail._version import __version__
 from contrail.sdk import guard
@@ -65,7 +65,9 @@ class Transport:
             response = self._http().post(self.config.ingest_url, content=payload, headers=headers)
         except Exception as exc:  # network failures of any kind are retried, never raised
             if _is_bad_url(exc):
-                guard.warn("export", f"Cannot export to {self.config.ingest_url}: {exc}. Check CONTRAIL_HOST.")
+                guard.warn(
+                    "export", f"Cannot export to {self.config.ingest_url}: {exc}. Check CONTRAIL_HOST."
+                )
                 return _GIVE_UP
             guard.warn("export", f"Cannot reach {self.config.ingest_url} ({type(exc).__name__}); will retry.")
             return 0.0
@@ -147,5 +149,3 @@ def _is_bad_url(exc: Exception) -> bool:
     import httpx
 
     return isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL))
-
-

@@ -199,7 +199,9 @@ class _ChatStream:
         return True
 
     def _tool_delta(self, call: Any) -> None:
-        entry = self.tools.setdefault(call.index, {"id": None, "type": "function", "name": "", "arguments": ""})
+        entry = self.tools.setdefault(
+            call.index, {"id": None, "type": "function", "name": "", "arguments": ""}
+        )
         entry["id"] = getattr(call, "id", None) or entry["id"]
         function = getattr(call, "function", None)
         if function is not None:
@@ -210,7 +212,11 @@ class _ChatStream:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text) or None}
         if self.tools:
             message["tool_calls"] = [
-                {"id": t["id"], "type": "function", "function": {"name": t["name"], "arguments": t["arguments"]}}
+                {
+                    "id": t["id"],
+                    "type": "function",
+                    "function": {"name": t["name"], "arguments": t["arguments"]},
+                }
                 for _, t in sorted(self.tools.items())
             ]
         span.update(output=message)
