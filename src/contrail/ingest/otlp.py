@@ -68,6 +68,8 @@ _JSON_TYPES = frozenset({"application/json"})
 _SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 _STATUS = (Status.UNSET, Status.OK, Status.ERROR)
 _ZERO_SPAN_ID = bytes(8)
+_ZERO_TRACE_ID = bytes(16)
+_NUL = "\x00"
 RESERVED_METADATA_KEYS = frozenset(
     {"attributes", "events", "links", "resource", "scope", "span_kind", "dropped"}
 )
@@ -181,11 +183,13 @@ class _SpanMapper:
         self._resource: dict[str, Any] = {}
         self._environment: str | None = None
         self._release: str | None = None
-        self._scope_name = ""
         self._scope: dict[str, Any] = {}
+        # One SpanInput, refilled for each span: the conventions never keep it.
+        self._span_input = SpanInput({}, [], self._resource, "", 0, truncator)
 
     def set_resource(self, resource: dict[str, Any]) -> None:
         self._resource = resource
+        self._span_input.resource = resource
         self._environment = _first_str(
             resource, "langfuse.environment", "deployment.environment.name", "deployment.environment"
         )
@@ -193,43 +197,41 @@ class _SpanMapper:
 
     def set_scope(self, scope: Any) -> None:
         text = self._truncator.text
-        self._scope_name = text(scope.name)
-        self._scope = {"name": self._scope_name, "version": text(scope.version)}
+        name = text(scope.name)
+        self._span_input.scope_name = name
+        self._scope = {"name": name, "version": text(scope.version)}
         if len(scope.attributes):
             self._scope["attributes"] = attributes_to_dict(scope.attributes, self._truncator)
 
     def map(self, span: Any) -> None:
-        trace_id = span.trace_id.hex()
-        span_id = span.span_id.hex()
+        # Each field is read once: every upb field access builds a Python object.
+        trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+        start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
         self._spans_left -= 1
         if self._spans_left < 0:
-            self._reject(trace_id, span_id, f"more than {self._max_spans} spans in one request")
-            return
-        reason = self._check_ids(span)
-        if reason is None:
-            reason = self._check_times(span.start_time_unix_nano, span.end_time_unix_nano)
+            reason: str | None = f"more than {self._max_spans} spans in one request"
+        else:
+            reason = _check_ids(trace_id, span_id, parent) or self._check_times(start_ns, end_ns)
         if reason is not None:
-            self._reject(trace_id, span_id, reason)
+            self.rejected.append(SpanRejection(trace_id.hex(), span_id.hex(), reason))
             return
-        self.observations.append(self._observation(span, trace_id, span_id))
+        obs = Observation(
+            trace_id=trace_id.hex(),
+            span_id=span_id.hex(),
+            name=self._name(span.name),
+            start_us=start_ns // 1000,
+            parent_span_id=parent.hex() if parent and parent != _ZERO_SPAN_ID else None,
+            end_us=end_ns // 1000 if end_ns else None,
+        )
+        self._map_fields(span, obs)
+        self.observations.append(obs)
 
-    def _reject(self, trace_id: str, span_id: str, reason: str) -> None:
-        self.rejected.append(SpanRejection(trace_id, span_id, reason))
-
-    @staticmethod
-    def _check_ids(span: Any) -> str | None:
-        trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
-        if len(trace_id) != 16:
-            return f"trace_id must be 16 bytes (32 hex characters), got {len(trace_id)} bytes"
-        if not trace_id.strip(b"\x00"):
-            return "trace_id is all zero"
-        if len(span_id) != 8:
-            return f"span_id must be 8 bytes (16 hex characters), got {len(span_id)} bytes"
-        if span_id == _ZERO_SPAN_ID:
-            return "span_id is all zero"
-        if parent and len(parent) != 8:
-            return f"parent_span_id must be empty or 8 bytes, got {len(parent)} bytes"
-        return None
+    def _name(self, name: str) -> str:
+        if not name:
+            return UNNAMED_SPAN
+        if len(name) > self._truncator.max_chars_fast or _NUL in name:
+            return self._truncator.text(name)
+        return name
 
     def _check_times(self, start_ns: int, end_ns: int) -> str | None:
         start_us = start_ns // 1000
@@ -243,44 +245,29 @@ class _SpanMapper:
             return "end time is before start time"
         return None
 
-    def _observation(self, span: Any, trace_id: str, span_id: str) -> Observation:
-        text = self._truncator.text
-        start_us = span.start_time_unix_nano // 1000
-        end_ns = span.end_time_unix_nano
-        parent = span.parent_span_id
-        obs = Observation(
-            trace_id=trace_id,
-            span_id=span_id,
-            name=text(span.name) or UNNAMED_SPAN,
-            start_us=start_us,
-            parent_span_id=parent.hex() if parent and parent != _ZERO_SPAN_ID else None,
-            end_us=end_ns // 1000 if end_ns else None,
-        )
+    def _map_fields(self, span: Any, obs: Observation) -> None:
         status = span.status
         code = status.code
         if code:
             obs.status = _STATUS[code] if code < 3 else Status.UNSET
             if obs.status is Status.ERROR:
                 obs.level = Level.ERROR
-        if status.message:
-            obs.status_message = text(status.message)
-        span_input = SpanInput(
-            attributes=attributes_to_dict(span.attributes, self._truncator),
-            events=self._events(span) if len(span.events) else [],
-            resource=self._resource,
-            scope_name=self._scope_name,
-            start_us=start_us,
-            truncator=self._truncator,
-        )
+        message = status.message
+        if message:
+            obs.status_message = self._truncator.text(message)
+        events = span.events
+        span_input = self._span_input
+        span_input.attributes = attributes_to_dict(span.attributes, self._truncator)
+        span_input.events = self._events(events) if events else []
+        span_input.start_us = obs.start_us
         apply_conventions(span_input, obs)
         self._finish_metadata(obs, span, span_input)
         if obs.environment is None:
             obs.environment = self._environment
         if obs.release is None:
             obs.release = self._release
-        return obs
 
-    def _events(self, span: Any) -> list[SpanEvent]:
+    def _events(self, events: Any) -> list[SpanEvent]:
         truncator = self._truncator
         return [
             SpanEvent(
@@ -288,7 +275,7 @@ class _SpanMapper:
                 event.time_unix_nano // 1000,
                 attributes_to_dict(event.attributes, truncator),
             )
-            for event in span.events
+            for event in events
         ]
 
     def _finish_metadata(self, obs: Observation, span: Any, span_input: SpanInput) -> None:
@@ -299,29 +286,46 @@ class _SpanMapper:
             metadata["attributes"] = span_input.attributes
         if span_input.events:
             metadata["events"] = [event.as_metadata() for event in span_input.events]
-        if len(span.links):
-            metadata["links"] = self._links(span)
+        links = span.links
+        if links:
+            metadata["links"] = self._links(links)
         metadata["resource"] = self._resource
         metadata["scope"] = self._scope
         kind = span.kind
         metadata["span_kind"] = _SPAN_KINDS[kind] if kind < len(_SPAN_KINDS) else str(kind)
-        dropped = {
-            "attributes": span.dropped_attributes_count,
-            "events": span.dropped_events_count,
-            "links": span.dropped_links_count,
-        }
-        if any(dropped.values()):
-            metadata["dropped"] = dropped
+        dropped_attributes = span.dropped_attributes_count
+        dropped_events = span.dropped_events_count
+        dropped_links = span.dropped_links_count
+        if dropped_attributes or dropped_events or dropped_links:
+            metadata["dropped"] = {
+                "attributes": dropped_attributes,
+                "events": dropped_events,
+                "links": dropped_links,
+            }
 
-    def _links(self, span: Any) -> list[dict[str, Any]]:
+    def _links(self, links: Any) -> list[dict[str, Any]]:
         return [
             {
                 "trace_id": link.trace_id.hex(),
                 "span_id": link.span_id.hex(),
                 "attributes": attributes_to_dict(link.attributes, self._truncator),
             }
-            for link in span.links
+            for link in links
         ]
+
+
+def _check_ids(trace_id: bytes, span_id: bytes, parent: bytes) -> str | None:
+    if len(trace_id) != 16:
+        return f"trace_id must be 16 bytes (32 hex characters), got {len(trace_id)} bytes"
+    if trace_id == _ZERO_TRACE_ID:
+        return "trace_id is all zero"
+    if len(span_id) != 8:
+        return f"span_id must be 8 bytes (16 hex characters), got {len(span_id)} bytes"
+    if span_id == _ZERO_SPAN_ID:
+        return "span_id is all zero"
+    if parent and len(parent) != 8:
+        return f"parent_span_id must be empty or 8 bytes, got {len(parent)} bytes"
+    return None
 
 
 def _move_reserved_keys(metadata: dict[str, Any]) -> None:

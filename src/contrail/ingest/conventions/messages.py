@@ -104,6 +104,11 @@ def from_openinference(messages: Any) -> list[dict[str, Any]] | None:
     return result
 
 
+def from_openinference_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Like :func:`from_openinference`, for the records of :func:`nested.indexed_records`."""
+    return [_from_openinference_message(message) for message in records]
+
+
 def _from_openinference_message(message: dict[str, Any]) -> dict[str, Any]:
     normal: dict[str, Any] = {"role": message.get("role"), "content": message.get("content")}
     for key, value in message.items():

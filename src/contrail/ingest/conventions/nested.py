@@ -21,6 +21,24 @@ def pop_prefixed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, 
     return found
 
 
+def indexed_records(flat: dict[str, Any], infix: str) -> list[dict[str, Any]] | None:
+    """The common case of :func:`unflatten`, fast: keys ``<index><infix><field>`` (``0.message.role``).
+
+    Returns ``[{field: value}]`` ordered by index, or None when ``flat`` is empty or any key or
+    value has another shape (dotted field, non-decimal index, dict value): use :func:`unflatten`.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        index, found, field = key.partition(infix)
+        if not found or "." in field or not index.isdigit() or isinstance(value, dict):
+            return None
+        record = records.get(index)
+        if record is None:
+            record = records[index] = {}
+        record[field] = value
+    return _as_list(records) if records else None
+
+
 def unflatten(flat: dict[str, Any]) -> Any:
     """Rebuild ``{"0.message.role": "user"}`` as ``[{"message": {"role": "user"}}]``.
 
@@ -29,30 +47,46 @@ def unflatten(flat: dict[str, Any]) -> Any:
     ``""`` so neither value is lost. Dict values in ``flat`` are consumed (converted in place).
     """
     root: dict[str, Any] = {}
+    created: list[tuple[dict[str, Any], str, dict[str, Any]]] = []  # (parent, key, node)
+    leaf_dicts = False
     for key, value in flat.items():
         node = root
-        *parents, last = key.split(".")
-        for part in parents:
+        parts = key.split(".")
+        last = parts.pop()
+        for part in parts:
             child = node.get(part)
             if not isinstance(child, dict):
                 child = {} if child is None else {"": child}
                 node[part] = child
+                created.append((node, part, child))
             node = child
+        if isinstance(value, dict):
+            leaf_dicts = True
         if isinstance(node.get(last), dict):
             node[last][""] = value
         else:
             node[last] = value
-    return _listify(root)
+    if leaf_dicts:
+        return _listify(root)
+    # Only the dicts made here can turn into lists; children were created after their parents.
+    for parent, key, node in reversed(created):
+        if all(map(str.isdigit, node)):
+            parent[key] = _as_list(node)
+    return _as_list(root) if root and all(map(str.isdigit, root)) else root
 
 
 def _listify(node: dict[str, Any]) -> Any:
-    # In place and without comprehensions: this runs for every message of every span.
-    indexed = True
+    # Values may be dicts themselves (kvlist attributes): convert them too, in place.
     for key, value in node.items():
         if isinstance(value, dict):
             node[key] = _listify(value)
-        if indexed and not key.isdigit():
-            indexed = False
-    if indexed and node:
-        return [node[key] for key in sorted(node, key=int)]
-    return node
+    return _as_list(node) if node and all(map(str.isdigit, node)) else node
+
+
+def _as_list(node: dict[str, Any]) -> list[Any]:
+    if len(node) <= len(_INDICES) and list(node) == _INDICES[: len(node)]:
+        return list(node.values())  # already "0", "1", ... in order: no sort needed
+    return [node[key] for key in sorted(node, key=int)]
+
+
+_INDICES = [str(index) for index in range(32)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from contrail.ingest.conventions import messages
-from contrail.ingest.conventions.nested import pop_prefixed, unflatten
+from contrail.ingest.conventions.nested import indexed_records, pop_prefixed, unflatten
 from contrail.ingest.conventions.span import SpanInput
 from contrail.ingest.conventions.values import pop_int, pop_str, pop_str_list
 from contrail.schema.observation import Observation, ObservationType
@@ -82,9 +82,10 @@ def apply(span: SpanInput, obs: Observation) -> None:
 
 def _usage(attrs: dict[str, Any], obs: Observation) -> None:
     for key, field in _TOKEN_COUNTS:
-        count = pop_int(attrs, key)
-        if count is not None:
-            setattr(obs.usage, field, count)
+        if key in attrs:
+            count = pop_int(attrs, key)
+            if count is not None:
+                setattr(obs.usage, field, count)
 
 
 def _parameters(span: SpanInput, obs: Observation) -> None:
@@ -110,8 +111,8 @@ def _metadata(span: SpanInput, obs: Observation) -> None:
 def _io(span: SpanInput, obs: Observation) -> None:
     attrs = span.attributes
     groups = pop_prefixed(attrs, _PREFIXES) if _has_prefixed(attrs) else {}
-    input_messages = messages.from_openinference(unflatten(groups.get(_INPUT_MESSAGES, {})))
-    output_messages = messages.from_openinference(unflatten(groups.get(_OUTPUT_MESSAGES, {})))
+    input_messages = _messages(groups.get(_INPUT_MESSAGES))
+    output_messages = _messages(groups.get(_OUTPUT_MESSAGES))
     if input_messages:
         obs.input = input_messages
     else:
@@ -130,6 +131,15 @@ def _io(span: SpanInput, obs: Observation) -> None:
     template = groups.get(_TEMPLATE)
     if template:
         obs.metadata["prompt_template"] = _template(span, template)
+
+
+def _messages(flat: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    if not flat:
+        return None
+    records = indexed_records(flat, ".message.")
+    if records is not None:
+        return messages.from_openinference_records(records)
+    return messages.from_openinference(unflatten(flat))
 
 
 def _has_prefixed(attrs: dict[str, Any]) -> bool:

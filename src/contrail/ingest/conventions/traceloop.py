@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from contrail.ingest.conventions import messages
-from contrail.ingest.conventions.nested import pop_prefixed, unflatten
+from contrail.ingest.conventions.nested import indexed_records, pop_prefixed, unflatten
 from contrail.ingest.conventions.span import SpanInput
 from contrail.ingest.conventions.values import pop_int
 from contrail.schema.observation import Observation, ObservationType
@@ -69,12 +69,13 @@ def apply(span: SpanInput, obs: Observation) -> None:
     if isinstance(request_type, str) and request_type in REQUEST_TYPES:
         obs.type = REQUEST_TYPES[attrs.pop("llm.request.type")]
     for key, field in _USAGE:
-        count = pop_int(attrs, key)
-        if count is not None:
-            setattr(obs.usage, field, count)
+        if key in attrs:
+            count = pop_int(attrs, key)
+            if count is not None:
+                setattr(obs.usage, field, count)
     groups = pop_prefixed(attrs, _PREFIXES)
-    prompt = messages.from_indexed(unflatten(groups.get(_PROMPT, {})))
-    completion = messages.from_indexed(unflatten(groups.get(_COMPLETION, {})))
+    prompt = _messages(groups.get(_PROMPT))
+    completion = _messages(groups.get(_COMPLETION))
     if prompt:
         obs.input = _parse_contents(span, prompt)
     elif "traceloop.entity.input" in attrs:
@@ -86,6 +87,13 @@ def apply(span: SpanInput, obs: Observation) -> None:
     association = groups.get(_ASSOCIATION)
     if association:
         _association(association, obs)
+
+
+def _messages(flat: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    if not flat:
+        return None
+    records = indexed_records(flat, ".")
+    return messages.from_indexed(records if records is not None else unflatten(flat))
 
 
 def _parse_contents(span: SpanInput, chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
