@@ -98,7 +98,10 @@ class Truncator:
         """
         if not isinstance(parsed, (dict, list)):
             return _clean_scalar(parsed)
-        if source is not None and source.count("{") + source.count("[") <= self.max_depth:
+        # Nesting deeper than the limit takes more than max_depth opening and closing brackets.
+        if source is not None and (
+            len(source) <= 2 * self.max_depth or source.count("{") + source.count("[") <= self.max_depth
+        ):
             return _clean_nul(parsed) if _ESCAPED_NUL in source else parsed
         return self._prune(parsed, 1)
 

@@ -28,8 +28,12 @@ def apply_conventions(span: SpanInput, obs: Observation) -> None:
     """Map ``span`` into ``obs`` with every convention that applies (see module docstring)."""
     attrs = span.attributes
     if attrs:
-        obs.user_id = pop_str(attrs, "user.id") or pop_str(attrs, "enduser.id")
-        obs.session_id = pop_str(attrs, "session.id")
+        user_id = pop_str(attrs, "user.id") if "user.id" in attrs else None
+        if user_id is None and "enduser.id" in attrs:
+            user_id = pop_str(attrs, "enduser.id")
+        obs.user_id = user_id
+        if "session.id" in attrs:
+            obs.session_id = pop_str(attrs, "session.id")
     for convention in _ORDERED:
         if convention.applies(span):
             convention.apply(span, obs)

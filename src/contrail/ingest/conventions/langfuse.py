@@ -103,9 +103,13 @@ def apply(span: SpanInput, obs: Observation) -> None:
     _generation_values(span, obs)
     _metadata(span, obs)
     _trace_values(span, obs)
-    obs.environment = pop_str(attrs, "langfuse.environment") or obs.environment
-    obs.release = pop_str(attrs, "langfuse.release") or obs.release
-    obs.version = pop_str(attrs, "langfuse.version") or obs.version
+    # Membership tests first: a call per absent attribute adds up over every span.
+    if "langfuse.environment" in attrs:
+        obs.environment = pop_str(attrs, "langfuse.environment") or obs.environment
+    if "langfuse.release" in attrs:
+        obs.release = pop_str(attrs, "langfuse.release") or obs.release
+    if "langfuse.version" in attrs:
+        obs.version = pop_str(attrs, "langfuse.version") or obs.version
 
 
 def _observation_values(span: SpanInput, obs: Observation) -> None:
@@ -119,18 +123,21 @@ def _observation_values(span: SpanInput, obs: Observation) -> None:
     if isinstance(level, str) and level.upper() in LEVELS:
         obs.level = LEVELS[level.upper()]
         del attrs["langfuse.observation.level"]
-    obs.status_message = pop_str(attrs, "langfuse.observation.status_message") or obs.status_message
+    if "langfuse.observation.status_message" in attrs:
+        obs.status_message = pop_str(attrs, "langfuse.observation.status_message") or obs.status_message
     obs.model_requested = pop_str(attrs, "langfuse.observation.model.name") or obs.model_requested
     params = attrs.get("langfuse.observation.model.parameters")
     parsed = json_text(params) if isinstance(params, str) else params
     if isinstance(parsed, dict):
         del attrs["langfuse.observation.model.parameters"]
         obs.model_parameters = {**(obs.model_parameters or {}), **parsed}
-    obs.prompt_name = pop_str(attrs, "langfuse.observation.prompt.name") or obs.prompt_name
-    version = as_int(attrs.get("langfuse.observation.prompt.version"))
-    if version is not None:
-        del attrs["langfuse.observation.prompt.version"]
-        obs.prompt_version = version
+    if "langfuse.observation.prompt.name" in attrs:
+        obs.prompt_name = pop_str(attrs, "langfuse.observation.prompt.name") or obs.prompt_name
+    if "langfuse.observation.prompt.version" in attrs:
+        version = as_int(attrs["langfuse.observation.prompt.version"])
+        if version is not None:
+            del attrs["langfuse.observation.prompt.version"]
+            obs.prompt_version = version
 
 
 def _generation_values(span: SpanInput, obs: Observation) -> None:
@@ -140,7 +147,11 @@ def _generation_values(span: SpanInput, obs: Observation) -> None:
         leftover = _apply_usage(usage, obs.usage)
         if leftover:
             obs.metadata["usage_details"] = leftover
-    cost = _json_dict(span, "langfuse.observation.cost_details")
+    cost = (
+        _json_dict(span, "langfuse.observation.cost_details")
+        if "langfuse.observation.cost_details" in attrs
+        else None
+    )
     if cost is not None:
         leftover = _apply_cost(cost, obs.cost)
         if leftover:
@@ -215,7 +226,7 @@ def _trace_values(span: SpanInput, obs: Observation) -> None:
         trace.input = _decoded(span, attrs.pop("langfuse.trace.input"))
     if "langfuse.trace.output" in attrs:
         trace.output = _decoded(span, attrs.pop("langfuse.trace.output"))
-    tags = pop_str_list(attrs, "langfuse.trace.tags")
+    tags = pop_str_list(attrs, "langfuse.trace.tags") if "langfuse.trace.tags" in attrs else None
     if tags:
         trace.tags = [*trace.tags, *tags]
     public = attrs.get("langfuse.trace.public")
