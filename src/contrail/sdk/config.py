@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 
 _log = logging.getLogger("contrail")
 
-DEFAULT_HOST = "http://127.0.0.1:8000"
+DEFAULT_HOST = "http://127.0.0.1:7878"
 
 MaskHook = Callable[[Any], Any]
 
 ENV_VARS: dict[str, str] = {
-    "CONTRAIL_HOST": "Base URL of the Contrail server (default http://127.0.0.1:8000).",
+    "CONTRAIL_HOST": "Base URL of the Contrail server (default http://127.0.0.1:7878).",
     "CONTRAIL_PUBLIC_KEY": "Project public key (pk-...); with the secret key, sent as HTTP Basic auth.",
     "CONTRAIL_SECRET_KEY": "Project secret key (sk-...); alone, sent as a Bearer token.",
     "CONTRAIL_ENABLED": "0/false turns tracing off: decorators become pass-throughs (default 1).",

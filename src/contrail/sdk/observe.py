@@ -122,7 +122,13 @@ class _Traced:
     def end(self, tracer: _tracer.Tracer, span: Span, output: Any) -> None:
         try:
             if self.capture_output and output is not None and tracer.capture and span.sampled:
-                span.output = output if type(output) in snapshot.IMMUTABLE else snapshot.snapshot(output)
+                kind = type(output)
+                if kind in snapshot.IMMUTABLE or (
+                    kind is str and len(output) <= snapshot.DEFAULT_LIMITS.max_chars
+                ):
+                    span.output = output
+                else:
+                    span.output = snapshot.snapshot(output)
             if span.status == "unset":
                 span.status = "ok"
             if span.end_ns is None:
