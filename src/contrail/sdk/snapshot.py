@@ -12,9 +12,7 @@ import dataclasses
 import datetime as dt
 import enum
 import math
-import uuid
-from decimal import Decimal
-from pathlib import PurePath
+import sys
 from typing import Any
 
 TRUNCATED = "…[truncated {n} chars]"
@@ -112,7 +110,7 @@ class _Walker:
             return self.walk(value.value, depth)
         if isinstance(value, (dt.datetime, dt.date, dt.time)):
             return value.isoformat()
-        if isinstance(value, (Decimal, uuid.UUID, PurePath)):
+        if _is_stringlike(value):
             return str(value)
         if isinstance(value, BaseException):
             return self._text(f"{type(value).__name__}: {value}")
@@ -148,6 +146,16 @@ class _Walker:
             return self._text(repr(value))
         except Exception:  # user __repr__ may raise anything; the snapshot must not
             return f"<unrepresentable {type(value).__name__}>"
+
+
+def _is_stringlike(value: Any) -> bool:
+    """Decimal, UUID or path: looked up in sys.modules, as a value of those types implies its module
+    was imported, and importing them here would slow down ``import contrail``."""
+    for module, name in (("decimal", "Decimal"), ("uuid", "UUID"), ("pathlib", "PurePath")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(value, getattr(loaded, name)):
+            return True
+    return False
 
 
 def _key(key: Any) -> str:

@@ -11,13 +11,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contrail.sdk import guard, snapshot
 from contrail.sdk.config import Config, resolve
 from contrail.sdk.context import current
-from contrail.sdk.encoding import Exportable
 from contrail.sdk.span import Span
+
+if TYPE_CHECKING:
+    from contrail.sdk.encoding import Exportable
 
 Clock = Callable[[], int]  # nanoseconds since the epoch
 IdSource = Callable[[], int]  # a non-zero id (128 bits for traces, 64 for spans)
