@@ -253,3 +253,26 @@ def test_malformed_convention_values_stay_in_metadata():
     )
     assert obs.usage.input_tokens is None
     assert obs.metadata["attributes"] == {"gen_ai.usage.input_tokens": "lots"}
+
+
+def test_unicode_digit_indices_never_raise() -> None:
+    """'²'.isdigit() is True but int('²') raises: such keys must stay plain attributes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from contrail.ingest.limits import IngestLimits
+    from contrail.ingest.otlp import map_export_request
+
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "llm"
+    span.start_time_unix_nano = span.end_time_unix_nano = 1_760_000_000_000_000_000
+    for key, value in (
+        ("openinference.span.kind", "LLM"),
+        ("llm.input_messages.².message.role", "user"),
+        ("llm.token_count.prompt", "²"),
+    ):
+        span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+    batch = map_export_request(request, IngestLimits(), 1_760_000_000_000_000)
+    assert len(batch.observations) == 1
+    assert batch.observations[0].usage.input_tokens is None

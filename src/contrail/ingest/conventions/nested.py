@@ -30,7 +30,7 @@ def indexed_records(flat: dict[str, Any], infix: str) -> list[dict[str, Any]] | 
     records: dict[str, dict[str, Any]] = {}
     for key, value in flat.items():
         index, found, field = key.partition(infix)
-        if not found or "." in field or not index.isdigit() or isinstance(value, dict):
+        if not found or "." in field or not _is_index(index) or isinstance(value, dict):
             return None
         record = records.get(index)
         if record is None:
@@ -70,9 +70,9 @@ def unflatten(flat: dict[str, Any]) -> Any:
         return _listify(root)
     # Only the dicts made here can turn into lists; children were created after their parents.
     for parent, key, node in reversed(created):
-        if all(map(str.isdigit, node)):
+        if all(map(_is_index, node)):
             parent[key] = _as_list(node)
-    return _as_list(root) if root and all(map(str.isdigit, root)) else root
+    return _as_list(root) if root and all(map(_is_index, root)) else root
 
 
 def _listify(node: dict[str, Any]) -> Any:
@@ -80,7 +80,7 @@ def _listify(node: dict[str, Any]) -> Any:
     for key, value in node.items():
         if isinstance(value, dict):
             node[key] = _listify(value)
-    return _as_list(node) if node and all(map(str.isdigit, node)) else node
+    return _as_list(node) if node and all(map(_is_index, node)) else node
 
 
 def _as_list(node: dict[str, Any]) -> list[Any]:
@@ -90,3 +90,8 @@ def _as_list(node: dict[str, Any]) -> list[Any]:
 
 
 _INDICES = [str(index) for index in range(32)]
+
+
+def _is_index(text: str) -> bool:
+    """ASCII digits only: "²".isdigit() is True, but int("²") raises."""
+    return text.isascii() and text.isdigit()
