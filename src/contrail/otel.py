@@ -21,6 +21,7 @@ from typing import Any
 
 from contrail.sdk import guard, snapshot
 from contrail.sdk import tracer as _tracer
+from contrail.sdk.context import current
 
 _HINT = "contrail.otel needs OpenTelemetry: pip install opentelemetry-sdk"
 
@@ -69,9 +70,17 @@ def span_processor() -> Any:
         raise ImportError(_HINT) from err
 
     class ContrailSpanProcessor(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            try:
+                _adopt(span)
+            except Exception as exc:
+                guard.report("otel", exc)
+
         def on_end(self, span: Any) -> None:
             try:
-                _tracer.current_tracer().submit(OtelRecord(span))
+                _tracer.current_tracer().submit(OtelRecord(span, _ADOPTERS.get(span.context.span_id)))
+                if span.parent is None:
+                    _release(span)
             except Exception as exc:
                 guard.report("otel", exc)
 
@@ -82,20 +91,46 @@ def span_processor() -> Any:
     return ContrailSpanProcessor()
 
 
+_MAX_ADOPTED = 10_000
+# OTel root span id -> the Contrail span it was started in: (Contrail trace id, Contrail span id)
+_ADOPTERS: dict[int, tuple[int, int]] = {}
+
+
+def _adopt(span: Any) -> None:
+    """An OTel root span started inside a Contrail span joins the Contrail trace, under that span."""
+    if span.parent is not None:
+        return
+    outer = current.get()
+    if outer is None or not outer.sampled or len(_ADOPTERS) >= _MAX_ADOPTED:
+        return
+    _ADOPTERS[span.context.span_id] = (outer.tid, outer.sid)
+    _tracer.OTEL_ADOPTED[span.context.trace_id] = outer.tid
+
+
+def _release(span: Any) -> None:
+    _ADOPTERS.pop(span.context.span_id, None)
+    _tracer.OTEL_ADOPTED.pop(span.context.trace_id, None)
+
+
 class OtelRecord:
-    """An ended OTel ``ReadableSpan``, converted to the ingest wire format on the export thread."""
+    """An ended OTel ``ReadableSpan``, converted to the ingest wire format on the export thread.
+
+    ``adopter`` is the Contrail (trace id, span id) an OTel root span was started in, if any.
+    """
 
     kind = "observation"
 
-    def __init__(self, span: Any) -> None:
+    def __init__(self, span: Any, adopter: tuple[int, int] | None = None) -> None:
         self.span = span
+        self.trace_id = _tracer.OTEL_ADOPTED.get(span.context.trace_id, span.context.trace_id)
+        self.adopter = adopter
 
     def to_wire(self) -> dict[str, Any]:
         span = self.span
         ctx = span.get_span_context()
         attributes = dict(span.attributes or {})
         body: dict[str, Any] = {
-            "trace_id": f"{ctx.trace_id:032x}",
+            "trace_id": f"{self.trace_id:032x}",
             "span_id": f"{ctx.span_id:016x}",
             "name": span.name,
             "type": _TYPES.get(str(attributes.get("gen_ai.operation.name")), "span"),
@@ -105,6 +140,8 @@ class OtelRecord:
         }
         if span.parent is not None:
             body["parent_span_id"] = f"{span.parent.span_id:016x}"
+        elif self.adopter is not None:
+            body["parent_span_id"] = f"{self.adopter[1]:016x}"
         if span.status.description:
             body["status_message"] = span.status.description
         if body["status"] == "error":

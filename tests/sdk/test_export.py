@@ -196,3 +196,20 @@ def test_request_body_is_valid_wire_json(ingest_server):
     parsed = ObservationEvent.model_validate(event)
     assert parsed.body.name == "handle"
     assert json.loads(gzip.decompress(gzip.compress(json.dumps(event).encode()))) == event
+
+
+def test_exit_is_not_held_up_by_a_hanging_server(ingest_server):
+    rec = ingest_server.recorder
+    rec.hang.set()
+    script = textwrap.dedent(
+        f"""
+        import contrail
+        contrail.configure(host={ingest_server.url!r}, flush_interval=0.01, shutdown_timeout=0.5)
+        contrail.observe(lambda: 1)()
+        contrail.flush(0.05)
+        print("done", flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0 and done.stdout == "done\n"
+    assert rec.hanging.is_set() and not rec.release.is_set()  # the server never answered

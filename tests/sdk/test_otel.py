@@ -62,3 +62,25 @@ def test_contrail_spans_inside_otel_spans_share_the_trace():
     request, observed = traced.one(name="request"), traced.one(name="retrieve")
     assert observed["trace_id"] == request["trace_id"]
     assert observed["parent_span_id"] == request["span_id"]
+
+
+def test_contrail_span_inside_otel_span_inside_contrail_span_nests_through_otel():
+    provider = TracerProvider()
+    provider.add_span_processor(contrail.otel.span_processor())
+    otel_tracer = provider.get_tracer("http-client")
+
+    @contrail.observe
+    def inner():
+        return 1
+
+    @contrail.observe
+    def outer():
+        with otel_tracer.start_as_current_span("GET /search"):
+            return inner()
+
+    with capture() as traced:
+        outer()
+    http, inner_span, outer_span = (traced.one(name=n) for n in ("GET /search", "inner", "outer"))
+    assert http["parent_span_id"] == outer_span["span_id"]
+    assert inner_span["parent_span_id"] == http["span_id"]
+    assert {http["trace_id"], inner_span["trace_id"]} == {outer_span["trace_id"]}

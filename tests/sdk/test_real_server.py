@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.conftest import LiveContrail
+
 import contrail
 from contrail.sdk.context import current_trace_id
-from tests.conftest import LiveContrail
 
 
 def test_observe_trace_with_generation_and_score_round_trips(sqlite_contrail: LiveContrail) -> None:
@@ -40,4 +41,3 @@ def test_observe_trace_with_generation_and_score_round_trips(sqlite_contrail: Li
     assert generation["type"] == "generation" and generation["model"] == "gpt-4o-mini"
     assert generation["usage"]["input_tokens"] == 11 and generation["output"] == "because"
     assert {s["name"]: s["value"] for s in trace["scores"]} == {"accuracy": 0.9}
-

@@ -72,7 +72,10 @@ class Tracer:
         """A new span, child of the current one (or of the active OpenTelemetry span)."""
         parent = current.get()
         if parent is not None:
-            span = Span(parent.tid, self.new_span_id(), parent.sid, name, type_, self.now_ns())
+            pid = parent.sid
+            if "opentelemetry.trace" in sys.modules:
+                pid = _otel_inner_parent(parent) or pid
+            span = Span(parent.tid, self.new_span_id(), pid, name, type_, self.now_ns())
             if not parent.sampled:
                 span.sampled = False
             elif parent.user_id is not None or parent.session_id is not None:
@@ -110,6 +113,27 @@ def _otel_parent() -> tuple[int, int] | None:
     if not ctx.is_valid:
         return None
     return ctx.trace_id, ctx.span_id
+
+
+def _otel_inner_parent(parent: Span) -> int | None:
+    """The active OTel span's id when it was started inside ``parent`` (same trace, later start)."""
+    otel = sys.modules["opentelemetry.trace"]
+    try:
+        active = otel.get_current_span()
+        ctx = active.get_span_context()
+        started = getattr(active, "start_time", None)
+    except Exception as exc:  # a broken OTel setup must not break tracing
+        guard.report("otel", exc)
+        return None
+    same_trace = ctx.trace_id == parent.tid or OTEL_ADOPTED.get(ctx.trace_id) == parent.tid
+    if ctx.is_valid and same_trace and started is not None and started > parent.start_ns:
+        return int(ctx.span_id)
+    return None
+
+
+# OTel trace id -> Contrail trace id, for OTel root spans started inside a Contrail span
+# (filled by contrail.otel's span processor, bounded there).
+OTEL_ADOPTED: dict[int, int] = {}
 
 
 STATE: Tracer | None = None
