@@ -31,23 +31,6 @@ _USAGE_KEYS = {
     "total": "total_tokens",
 }
 
-_OPTIONAL = (
-    "status_message",
-    "model_requested",
-    "model_response",
-    "provider",
-    "model_parameters",
-    "cost_usd",
-    "ttft_us",
-    "user_id",
-    "session_id",
-    "version",
-    "prompt_name",
-    "prompt_version",
-)
-
-_WIRE_KEYS = frozenset((*_OPTIONAL, "input", "output", "metadata", "usage", "tags"))
-
 
 class Span:
     """One observation in flight. Update it with :meth:`update`; the SDK ends and exports it.
@@ -196,26 +179,28 @@ class Span:
         self.add_metadata(extra)
 
     def to_wire(self) -> dict[str, Any]:
-        """The ``body`` of an ``observation`` ingest event (see contrail.schema.wire.ObservationIn)."""
-        body: dict[str, Any] = {
-            "trace_id": f"{self.tid:032x}",
-            "span_id": f"{self.sid:016x}",
-            "name": self.name,
-            "type": self.type,
-            "start_us": self.start_ns // 1000,
-            "status": self.status,
-            "level": self.level,
-        }
-        if self.pid:
-            body["parent_span_id"] = f"{self.pid:016x}"
-        if self.end_ns is not None:
-            body["end_us"] = self.end_ns // 1000
-        for key, value in vars(self).items():
-            if key in _WIRE_KEYS and value is not None:
-                body[key] = value
-        raw = self.raw_input
+        """The ``body`` of an ``observation`` ingest event (see contrail.schema.wire.ObservationIn).
+
+        Built from the instance dict, which holds only the fields that were set: fields left at
+        their class default are the wire defaults too, so they are not sent.
+        """
+        body = vars(self).copy()
+        body["trace_id"] = "%032x" % body.pop("tid")
+        body["span_id"] = "%016x" % body.pop("sid")
+        pid = body.pop("pid", 0)
+        if pid:
+            body["parent_span_id"] = "%016x" % pid
+        body["start_us"] = body.pop("start_ns") // 1000
+        end = body.pop("end_ns", None)
+        if end is not None:
+            body["end_us"] = end // 1000
+        raw = body.pop("raw_input", None)
         if raw is not None and "input" not in body:
             body["input"] = raw[0](raw[1], raw[2])
-        if self.trace_attrs:
-            body["trace"] = self.trace_attrs
+        body.pop("sampled", None)
+        attrs = body.pop("trace_attrs", None)
+        if attrs:
+            body["trace"] = attrs
+        if None in body.values():
+            body = {key: value for key, value in body.items() if value is not None}
         return body
