@@ -157,7 +157,8 @@ class _Parser:
         rates = self._rates(path, raw)
         per_request = self._money(f"{path}.per_request", raw.get("per_request"))
         per_unit = self._money(f"{path}.per_unit", raw.get("per_unit"))
-        self._required_prices(path, rates, per_unit, mode, unit)
+        if not (set(raw) & {"input", "output", "per_unit"}) or rates.input or rates.output or per_unit:
+            self._required_prices(path, rates, per_unit, mode, unit)
         tiers = self._tiers(f"{path}.tiers", raw.get("tiers", []), rates)
         fine_tuned = self._fine_tuned(f"{path}.fine_tuned", raw.get("fine_tuned"), rates)
         if effective is None:
