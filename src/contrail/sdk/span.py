@@ -185,11 +185,11 @@ class Span:
         their class default are the wire defaults too, so they are not sent.
         """
         body = vars(self).copy()
-        body["trace_id"] = "%032x" % body.pop("tid")
-        body["span_id"] = "%016x" % body.pop("sid")
+        body["trace_id"] = f"{body.pop('tid'):032x}"
+        body["span_id"] = f"{body.pop('sid'):016x}"
         pid = body.pop("pid", 0)
         if pid:
-            body["parent_span_id"] = "%016x" % pid
+            body["parent_span_id"] = f"{pid:016x}"
         body["start_us"] = body.pop("start_ns") // 1000
         end = body.pop("end_ns", None)
         if end is not None:
