@@ -157,26 +157,22 @@ class _Parser:
         rates = self._rates(path, raw)
         per_request = self._money(f"{path}.per_request", raw.get("per_request"))
         per_unit = self._money(f"{path}.per_unit", raw.get("per_unit"))
-        if not (set(raw) & {"input", "output", "per_unit"}) or rates.input or rates.output or per_unit:
-            self._required_prices(path, rates, per_unit, mode, unit)
+        self._required_prices(path, raw, mode, unit)
         tiers = self._tiers(f"{path}.tiers", raw.get("tiers", []), rates)
         fine_tuned = self._fine_tuned(f"{path}.fine_tuned", raw.get("fine_tuned"), rates)
         if effective is None:
             return None
         return PricePeriod(effective[0], effective[1], rates, tiers, fine_tuned, per_request, per_unit)
 
-    def _required_prices(
-        self, path: str, rates: Rates, per_unit: Decimal | None, mode: Mode | None, unit: Unit | None
-    ) -> None:
+    def _required_prices(self, path: str, raw: dict[str, Any], mode: Mode | None, unit: Unit | None) -> None:
+        """Report prices a period of this unit and mode cannot do without (absent, not merely invalid)."""
         if unit is Unit.TOKEN:
-            if rates.input is None:
+            if "input" not in raw:
                 self.fail(f"{path}.input", "missing (USD per million input tokens)")
-            if rates.output is None and mode not in (Mode.EMBEDDING, Mode.RERANK):
+            if "output" not in raw and mode not in (Mode.EMBEDDING, Mode.RERANK):
                 self.fail(f"{path}.output", "missing (USD per million output tokens)")
-        elif unit is not None and unit is not Unit.REQUEST and per_unit is None:
+        elif unit is not None and "per_unit" not in raw:
             self.fail(f"{path}.per_unit", f"missing (USD per {unit.value})")
-        elif unit is Unit.REQUEST and per_unit is None:
-            self.fail(f"{path}.per_unit", "missing (USD per request)")
 
     def _tiers(self, path: str, raw: Any, base: Rates) -> tuple[Tier, ...]:
         if not isinstance(raw, list):
