@@ -1,4 +1,4 @@
-"""price_observations: effective dates, tiers, cache and reasoning rates, client costs, estimates, bad input."""
+"""price_observations: effective dates, tiers, cache and reasoning rates, client costs, bad input."""
 
 from __future__ import annotations
 
@@ -95,7 +95,11 @@ def test_unknown_model_is_unpriced_never_zero() -> None:
     obs = generation("my-private-model-7b", 1000, 1000)
     price_observations([obs])
     assert obs.cost.total is None and obs.cost.input is None
-    assert _marker(obs) == {"status": "unpriced", "reason": "unknown_model", "model_name": "my-private-model-7b"}
+    assert _marker(obs) == {
+        "status": "unpriced",
+        "reason": "unknown_model",
+        "model_name": "my-private-model-7b",
+    }
 
 
 def test_missing_model_is_marked() -> None:
@@ -176,7 +180,11 @@ def test_missing_usage_is_estimated_from_text() -> None:
     marker = _marker(obs)
     assert marker["status"] == "estimated"
     # 441 bytes of text (two strings joined by a newline) / 4 → 111, + 4 per message; output 80 / 4.
-    assert marker["usage_estimate"] == {"method": "heuristic:utf8_bytes/4", "input_tokens": 119, "output_tokens": 20}
+    assert marker["usage_estimate"] == {
+        "method": "heuristic:utf8_bytes/4",
+        "input_tokens": 119,
+        "output_tokens": 20,
+    }
     assert (obs.usage.input_tokens, obs.usage.output_tokens, obs.usage.total_tokens) == (119, 20, 139)
     assert obs.cost.total == Decimal("0.0004975")  # 119 x 2.50 + 20 x 10.00 per 1M
 
@@ -223,7 +231,9 @@ def test_never_raises_on_broken_observations(caplog: pytest.LogCaptureFixture) -
         ("rerank-v3.5", {}, None, "0.002"),
     ],
 )
-def test_unit_priced_models(model: str, metadata: dict[str, object], input_text: str | None, total: str) -> None:
+def test_unit_priced_models(
+    model: str, metadata: dict[str, object], input_text: str | None, total: str
+) -> None:
     obs = generation(model, metadata=dict(metadata), input=input_text)
     price_observations([obs])
     assert obs.cost.total == Decimal(total)
@@ -241,8 +251,15 @@ def test_overrides_win_and_price_self_hosted_models() -> None:
         {
             "provider": "self-hosted",
             "entries": [
-                {"model": "my-llama-70b", "prices": [{"effective": "2024-01-01", "input": "0.1", "output": "0.2"}]},
-                {"model": "gpt-4o", "provider": "openai", "prices": [{"effective": "2024-01-01", "input": 1, "output": 2}]},
+                {
+                    "model": "my-llama-70b",
+                    "prices": [{"effective": "2024-01-01", "input": "0.1", "output": "0.2"}],
+                },
+                {
+                    "model": "gpt-4o",
+                    "provider": "openai",
+                    "prices": [{"effective": "2024-01-01", "input": 1, "output": 2}],
+                },
             ],
         },
         origin="test",

@@ -21,7 +21,14 @@ TABLE = [
     ("gpt-4o-2024-11-20", "openai/gpt-4o-2024-08-06", "2.50", "10.00", (1000, 500, None), "0.0075"),
     ("gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini", "0.15", "0.60", (M, M, None), "0.75"),
     ("ft:gpt-4o-mini-2024-07-18:my-org::abc123", "openai/gpt-4o-mini", "0.30", "1.20", (M, M, None), "1.50"),
-    ("ft:gpt-4o-2024-08-06:acme:custom:xyz", "openai/gpt-4o-2024-08-06", "3.75", "15.00", (1000, 1000, None), "0.01875"),
+    (
+        "ft:gpt-4o-2024-08-06:acme:custom:xyz",
+        "openai/gpt-4o-2024-08-06",
+        "3.75",
+        "15.00",
+        (1000, 1000, None),
+        "0.01875",
+    ),
     ("ft:gpt-3.5-turbo-0125:org::id9", "openai/gpt-3.5-turbo", "3.00", "6.00", (1000, 1000, None), "0.009"),
     ("azure/gpt-4o-mini", "openai/gpt-4o-mini", "0.15", "0.60", (10000, 1000, None), "0.0021"),
     ("azure/gpt-35-turbo", "openai/gpt-3.5-turbo", "0.50", "1.50", (1000, 1000, None), "0.002"),
@@ -40,36 +47,127 @@ TABLE = [
     ("chatgpt-4o-latest", "openai/chatgpt-4o-latest", "5.00", "15.00", (1000, 1000, None), "0.02"),
     ("openrouter/openai/gpt-4o", "openai/gpt-4o", "2.50", "10.00", (1000, 500, None), "0.0075"),
     ("  GPT-4o-Mini  ", "openai/gpt-4o-mini", "0.15", "0.60", (M, M, None), "0.75"),
-    ("claude-3-5-sonnet-20241022", "anthropic/claude-3-5-sonnet", "3.00", "15.00", (1000, 1000, None), "0.018"),
-    ("anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-sonnet", "3.00", "15.00", (1000, 1000, None), "0.018"),
+    (
+        "claude-3-5-sonnet-20241022",
+        "anthropic/claude-3-5-sonnet",
+        "3.00",
+        "15.00",
+        (1000, 1000, None),
+        "0.018",
+    ),
+    (
+        "anthropic/claude-3.5-sonnet",
+        "anthropic/claude-3-5-sonnet",
+        "3.00",
+        "15.00",
+        (1000, 1000, None),
+        "0.018",
+    ),
     ("claude-3-5-haiku-latest", "anthropic/claude-3-5-haiku", "0.80", "4.00", (1000, 1000, None), "0.0048"),
     ("claude-3-haiku-20240307", "anthropic/claude-3-haiku", "0.25", "1.25", (M, M, None), "1.50"),
     ("claude-3-opus-20240229", "anthropic/claude-3-opus", "15.00", "75.00", (1000, 1000, None), "0.09"),
-    ("claude-3-7-sonnet-20250219", "anthropic/claude-3-7-sonnet", "3.00", "15.00", (10000, 1000, 8000), "0.0234"),
+    (
+        "claude-3-7-sonnet-20250219",
+        "anthropic/claude-3-7-sonnet",
+        "3.00",
+        "15.00",
+        (10000, 1000, 8000),
+        "0.0234",
+    ),
     ("claude-sonnet-4-20250514", "anthropic/claude-sonnet-4", "3.00", "15.00", (1000, 1000, None), "0.018"),
     ("claude-opus-4-1-20250805", "anthropic/claude-opus-4-1", "15.00", "75.00", (1000, 1000, None), "0.09"),
     ("claude-opus-4-5-20251101", "anthropic/claude-opus-4-5", "5.00", "25.00", (1000, 1000, None), "0.03"),
     ("claude-haiku-4-5", "anthropic/claude-haiku-4-5", "1.00", "5.00", (1000, 1000, None), "0.006"),
-    ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic/claude-3-5-sonnet", "3.00", "15.00", (1000, 1000, None), "0.018"),
-    ("bedrock/anthropic.claude-3-haiku-20240307-v1:0", "anthropic/claude-3-haiku", "0.25", "1.25", (1000, 1000, None), "0.0015"),
-    ("meta.llama3-70b-instruct-v1:0", "bedrock/meta.llama3-70b-instruct", "2.65", "3.50", (1000, 1000, None), "0.00615"),
-    ("us.meta.llama3-3-70b-instruct-v1:0", "bedrock/meta.llama3-3-70b-instruct", "0.72", "0.72", (M, M, None), "1.44"),
+    (
+        "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "anthropic/claude-3-5-sonnet",
+        "3.00",
+        "15.00",
+        (1000, 1000, None),
+        "0.018",
+    ),
+    (
+        "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+        "anthropic/claude-3-haiku",
+        "0.25",
+        "1.25",
+        (1000, 1000, None),
+        "0.0015",
+    ),
+    (
+        "meta.llama3-70b-instruct-v1:0",
+        "bedrock/meta.llama3-70b-instruct",
+        "2.65",
+        "3.50",
+        (1000, 1000, None),
+        "0.00615",
+    ),
+    (
+        "us.meta.llama3-3-70b-instruct-v1:0",
+        "bedrock/meta.llama3-3-70b-instruct",
+        "0.72",
+        "0.72",
+        (M, M, None),
+        "1.44",
+    ),
     ("amazon.nova-pro-v1:0", "bedrock/amazon.nova-pro", "0.80", "3.20", (M, M, None), "4.00"),
-    ("vertex_ai/claude-3-5-sonnet-v2@20241022", "anthropic/claude-3-5-sonnet", "3.00", "15.00", (1000, 1000, None), "0.018"),
+    (
+        "vertex_ai/claude-3-5-sonnet-v2@20241022",
+        "anthropic/claude-3-5-sonnet",
+        "3.00",
+        "15.00",
+        (1000, 1000, None),
+        "0.018",
+    ),
     ("gemini-1.5-pro-002", "google/gemini-1.5-pro", "1.25", "5.00", (1000, 1000, None), "0.00625"),
     ("models/gemini-2.0-flash-001", "google/gemini-2.0-flash", "0.10", "0.40", (M, M, None), "0.50"),
     ("vertex_ai/gemini-2.5-pro", "google/gemini-2.5-pro", "1.25", "10.00", (1000, 1000, None), "0.01125"),
     ("gemini/gemini-2.5-flash", "google/gemini-2.5-flash", "0.30", "2.50", (M, M, None), "2.80"),
-    ("gemini-2.5-flash-lite-preview-06-17", "google/gemini-2.5-flash-lite", "0.10", "0.40", (M, M, None), "0.50"),
+    (
+        "gemini-2.5-flash-lite-preview-06-17",
+        "google/gemini-2.5-flash-lite",
+        "0.10",
+        "0.40",
+        (M, M, None),
+        "0.50",
+    ),
     ("mistral-large-latest", "mistral/mistral-large", "2.00", "6.00", (1000, 1000, None), "0.008"),
     ("mistral/mistral-small-2503", "mistral/mistral-small", "0.10", "0.30", (M, M, None), "0.40"),
     ("codestral-2501", "mistral/codestral", "0.30", "0.90", (M, M, None), "1.20"),
     ("groq/llama-3.3-70b-versatile", "groq/llama-3.3-70b-versatile", "0.59", "0.79", (M, M, None), "1.38"),
     ("llama-3.1-8b-instant", "groq/llama-3.1-8b-instant", "0.05", "0.08", (M, M, None), "0.13"),
-    ("groq/meta-llama/llama-4-scout-17b-16e-instruct", "groq/meta-llama/llama-4-scout-17b-16e-instruct", "0.11", "0.34", (M, M, None), "0.45"),
-    ("together_ai/meta-llama/Llama-4-Scout-17B-16E-Instruct", "together/meta-llama/llama-4-scout-17b-16e-instruct", "0.18", "0.59", (M, M, None), "0.77"),
-    ("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "together/meta-llama/llama-3.3-70b-instruct-turbo", "0.88", "0.88", (M, M, None), "1.76"),
-    ("together_ai/deepseek-ai/DeepSeek-R1", "together/deepseek-ai/deepseek-r1", "3.00", "7.00", (M, M, None), "10"),
+    (
+        "groq/meta-llama/llama-4-scout-17b-16e-instruct",
+        "groq/meta-llama/llama-4-scout-17b-16e-instruct",
+        "0.11",
+        "0.34",
+        (M, M, None),
+        "0.45",
+    ),
+    (
+        "together_ai/meta-llama/Llama-4-Scout-17B-16E-Instruct",
+        "together/meta-llama/llama-4-scout-17b-16e-instruct",
+        "0.18",
+        "0.59",
+        (M, M, None),
+        "0.77",
+    ),
+    (
+        "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "together/meta-llama/llama-3.3-70b-instruct-turbo",
+        "0.88",
+        "0.88",
+        (M, M, None),
+        "1.76",
+    ),
+    (
+        "together_ai/deepseek-ai/DeepSeek-R1",
+        "together/deepseek-ai/deepseek-r1",
+        "3.00",
+        "7.00",
+        (M, M, None),
+        "10",
+    ),
     ("command-r-plus-08-2024", "cohere/command-r-plus", "2.50", "10.00", (1000, 1000, None), "0.0125"),
     ("cohere/command-a-03-2025", "cohere/command-a", "2.50", "10.00", (1000, 1000, None), "0.0125"),
     ("command-r7b-12-2024", "cohere/command-r7b", "0.0375", "0.15", (M, M, None), "0.1875"),
@@ -97,7 +195,9 @@ def test_table_is_large_and_varied() -> None:
     assert any(name.startswith("together_ai/") for name in names)
 
 
-@pytest.mark.parametrize(("name", "key", "input_rate", "output_rate", "usage", "total"), TABLE, ids=[r[0] for r in TABLE])
+@pytest.mark.parametrize(
+    ("name", "key", "input_rate", "output_rate", "usage", "total"), TABLE, ids=[r[0] for r in TABLE]
+)
 def test_generation_prices(
     name: str, key: str, input_rate: str, output_rate: str, usage: tuple[int, int, int | None], total: str
 ) -> None:
@@ -117,7 +217,9 @@ def test_generation_prices(
     assert obs.metadata[COST_METADATA_KEY]["model"] == key
 
 
-@pytest.mark.parametrize(("name", "key", "rate", "tokens", "total"), EMBEDDINGS, ids=[r[0] for r in EMBEDDINGS])
+@pytest.mark.parametrize(
+    ("name", "key", "rate", "tokens", "total"), EMBEDDINGS, ids=[r[0] for r in EMBEDDINGS]
+)
 def test_embedding_prices(name: str, key: str, rate: str, tokens: int, total: str) -> None:
     obs = generation(name, tokens, None, kind=EMB)
     price_observations([obs])
