@@ -213,3 +213,46 @@ def test_exit_is_not_held_up_by_a_hanging_server(ingest_server):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
     assert done.returncode == 0 and done.stdout == "done\n"
     assert rec.hanging.is_set() and not rec.release.is_set()  # the server never answered
+
+
+def test_many_threads_emit_concurrently_without_loss(ingest_server):
+    import threading
+
+    contrail.configure(host=ingest_server.url, batch_size=64, **FAST)
+
+    @contrail.observe
+    def worker(n):
+        return [handle(f"{n}-{i}") for i in range(50)]
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert contrail.flush(10)
+    observations = ingest_server.recorder.observations()
+    roots = {o["span_id"]: o for o in observations if o["name"] == "worker"}
+    children = [o for o in observations if o["name"] == "handle"]
+    assert len(roots) == 8 and len(children) == 400
+    assert all(c["parent_span_id"] in roots for c in children)
+    assert exporter().dropped == 0
+
+
+async def test_asyncio_app_keeps_running_while_the_server_hangs(ingest_server):
+    import asyncio
+
+    rec = ingest_server.recorder
+    rec.hang.set()
+    contrail.configure(host=ingest_server.url, max_queue=100, batch_size=10, **FAST)
+
+    @contrail.observe
+    async def request(i):
+        await asyncio.sleep(0)
+        return i
+
+    first = await request(-1)
+    assert contrail.flush(0.05) is False and rec.hanging.wait(5)
+    results = await asyncio.gather(*(request(i) for i in range(300)))
+    assert first == -1 and results == list(range(300))
+    assert not rec.release.is_set()
+    assert exporter().queued <= 100 and exporter().dropped >= 200
