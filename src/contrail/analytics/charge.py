@@ -12,7 +12,8 @@ ZERO = Decimal(0)
 _INPUT_UNITS = frozenset({Unit.SECOND, Unit.MINUTE, Unit.HOUR, Unit.MILLION_CHARACTERS})
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+# Not frozen: frozen dataclasses pay object.__setattr__ per field, and these are built once per call.
+@dataclasses.dataclass(slots=True)
 class TokenCounts:
     """Validated, non-negative token counts in Contrail's convention (the OpenAI one):
 
@@ -27,7 +28,7 @@ class TokenCounts:
     audio_input: int = 0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Charge:
     """What one call cost in USD; ``total`` = ``input`` + ``output`` + ``request``."""
 
@@ -42,22 +43,29 @@ class Charge:
 def charge_tokens(period: PricePeriod, counts: TokenCounts, *, fine_tune: bool = False) -> Charge:
     """Price ``counts`` at ``period``: long-context tier chosen by the prompt size (``counts.input``);
     fine-tune rates when ``fine_tune`` and the period lists them, else the base rates."""
-    rates, tier = period.rates_for(counts.input)
+    rates, tier = period.rates_for(counts.input) if period.tiers else (period.rates, None)
     use_fine_tune = fine_tune and period.fine_tuned is not None
     if use_fine_tune and period.fine_tuned is not None:
         rates, tier = period.fine_tuned, None
     input_rate = rates.input if rates.input is not None else ZERO
     output_rate = rates.output if rates.output is not None else ZERO
-    plain_input = counts.input - counts.cached_input - counts.cache_write - counts.audio_input
-    input_micro = (
-        plain_input * input_rate
-        + counts.cached_input * _or(rates.cached_input, input_rate)
-        + counts.cache_write * _or(rates.cache_write, input_rate)
-        + counts.audio_input * _or(rates.audio_input, input_rate)
+    # Terms with no tokens are skipped: Decimal products are the bulk of the cost of pricing a call.
+    cached, written, audio, reasoning = (
+        counts.cached_input,
+        counts.cache_write,
+        counts.audio_input,
+        counts.reasoning,
     )
-    output_micro = (counts.output - counts.reasoning) * output_rate + counts.reasoning * _or(
-        rates.reasoning, output_rate
-    )
+    input_micro = (counts.input - cached - written - audio) * input_rate
+    if cached:
+        input_micro += cached * _or(rates.cached_input, input_rate)
+    if written:
+        input_micro += written * _or(rates.cache_write, input_rate)
+    if audio:
+        input_micro += audio * _or(rates.audio_input, input_rate)
+    output_micro = (counts.output - reasoning) * output_rate
+    if reasoning:
+        output_micro += reasoning * _or(rates.reasoning, output_rate)
     # Prices are per million tokens: scaleb(-6) divides by 10**6 exactly.
     return _charge(input_micro.scaleb(-6), output_micro.scaleb(-6), period, tier, use_fine_tune)
 
@@ -80,8 +88,10 @@ def _charge(
     fine_tune: bool,
     extra_request: Decimal = ZERO,
 ) -> Charge:
-    request = extra_request + (period.per_request if period.per_request is not None else ZERO)
-    total = input_cost + output_cost + request
+    request = extra_request
+    if period.per_request is not None:
+        request += period.per_request
+    total = input_cost + output_cost + request if request else input_cost + output_cost
     return Charge(input_cost, output_cost, request, total, tier, fine_tune)
 
 

@@ -47,6 +47,9 @@ _UNIT_QUANTITY_KEYS = {
     Unit.MILLION_CHARACTERS: ("characters", Decimal(1_000_000)),
 }
 _last_failure_log = [0.0]
+# Usage fields that a later schema may add; read only if the schema has them.
+_CACHE_WRITE = "cache_write_input_tokens" if hasattr(Usage, "cache_write_input_tokens") else ""
+_AUDIO_INPUT = "audio_input_tokens" if hasattr(Usage, "audio_input_tokens") else ""
 
 
 class _Invalid(Exception):
@@ -72,7 +75,7 @@ def price_observation(obs: Observation, catalogue: PriceCatalogue) -> None:
     """Price one observation (whatever its type) in place; may raise only on internal bugs."""
     client_total = obs.cost.total
     model = obs.model
-    if not isinstance(model, str) or not model.strip():
+    if not isinstance(model, str) or not model or model.isspace():
         _mark(obs, {"status": "unpriced", "reason": "no_model"}, None, client_total)
         return
     provider = obs.provider if isinstance(obs.provider, str) else None
@@ -123,6 +126,9 @@ def token_counts(
     convention (cache reads/writes not included in input) and reasoning reported outside output (Gemini)
     are recognised when the parts exceed the whole, and converted (noted in ``marker``).
     """
+    fast = _plain_counts(usage)
+    if fast is not None:
+        return fast
     notes = marker if marker is not None else {}
     input_tokens = _count("input_tokens", usage.input_tokens)
     output_tokens = _count("output_tokens", usage.output_tokens)
@@ -130,8 +136,9 @@ def token_counts(
     cached = _count("cached_input_tokens", usage.cached_input_tokens) or 0
     reasoning = _count("reasoning_tokens", usage.reasoning_tokens) or 0
     # Not in the schema yet; read when present so cache writes and audio get their own rates.
-    written = _count("cache_write_input_tokens", getattr(usage, "cache_write_input_tokens", None)) or 0
-    audio = _count("audio_input_tokens", getattr(usage, "audio_input_tokens", None)) or 0
+    written = _count("cache_write_input_tokens", getattr(usage, _CACHE_WRITE, None)) if _CACHE_WRITE else 0
+    audio = _count("audio_input_tokens", getattr(usage, _AUDIO_INPUT, None)) if _AUDIO_INPUT else 0
+    written, audio = written or 0, audio or 0
     if input_tokens is None and embedding and total is not None:
         input_tokens = total
     if input_tokens is None and output_tokens is None:
@@ -157,9 +164,32 @@ def token_counts(
     return TokenCounts(input_count, output_count, cached, written, reasoning, audio)
 
 
+def _plain_counts(usage: Usage) -> TokenCounts | None:
+    """The common case checked cheaply: whole, in-range counts in our convention; None otherwise."""
+    given, produced = usage.input_tokens, usage.output_tokens
+    if type(given) is not int or type(produced) is not int or _CACHE_WRITE or _AUDIO_INPUT:
+        return None
+    cached, reasoning, total = usage.cached_input_tokens, usage.reasoning_tokens, usage.total_tokens
+    if not (0 <= given <= MAX_TOKENS and 0 <= produced <= MAX_TOKENS):
+        return None
+    if cached is not None and not (type(cached) is int and 0 <= cached <= given):
+        return None
+    if reasoning is not None and not (type(reasoning) is int and 0 <= reasoning <= produced):
+        return None
+    if total is not None and not (type(total) is int and 0 <= total <= MAX_TOKENS):
+        return None
+    return TokenCounts(given, produced, cached or 0, 0, reasoning or 0, 0)
+
+
 def _count(name: str, value: Any) -> int | None:
     if value is None:
         return None
+    if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, checked cheaply
+        return value
+    return _checked_count(name, value)
+
+
+def _checked_count(name: str, value: Any) -> int:
     if isinstance(value, bool):
         raise _Invalid(f"{name} is not a number")
     if isinstance(value, float) and value.is_integer():

@@ -103,13 +103,11 @@ class PriceEntry:
     note: str | None = None
     origin: str = "builtin"
     _starts: tuple[int, ...] = dataclasses.field(default=(), repr=False, compare=False)
+    key: str = dataclasses.field(default="", init=False, compare=False)  # "provider/model"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_starts", tuple(period.effective_us for period in self.periods))
-
-    @property
-    def key(self) -> str:
-        return f"{self.provider}/{self.model}"
+        object.__setattr__(self, "key", f"{self.provider}/{self.model}")
 
     def period_at(self, at_us: int) -> tuple[PricePeriod, bool]:
         """The period valid at ``at_us``; the flag is True when ``at_us`` predates every known period
