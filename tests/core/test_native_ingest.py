@@ -42,6 +42,13 @@ def test_batch_reports_each_event_and_stores_the_good_ones(contrail: LiveContrai
             usage={"input_tokens": 100, "output_tokens": 20},
             cost_usd="0.0012",
         ),
+        _observation(
+            "6" * 16,
+            "1" * 16,
+            type="generation",
+            model_requested="my-private-model",
+            usage={"input_tokens": 5, "output_tokens": 5},
+        ),
         _observation("0" * 16),  # all-zero span id
         {"id": "ev-bad", "type": "observation", "body": {"trace_id": TRACE}},  # missing fields
         {"id": "ev-score", "type": "score", "body": {"trace_id": TRACE, "name": "helpful", "value": 0.8}},
@@ -53,13 +60,18 @@ def test_batch_reports_each_event_and_stores_the_good_ones(contrail: LiveContrai
     assert response.status_code == 207
     body = response.json()
     assert sorted(s["id"] for s in body["successes"]) == sorted(
-        ["ev-" + "1" * 16, "ev-" + "2" * 16, "ev-score"]
+        ["ev-" + "1" * 16, "ev-" + "2" * 16, "ev-" + "6" * 16, "ev-score"]
     )
     assert sorted(e["id"] for e in body["errors"]) == sorted(["ev-" + "0" * 16, "ev-bad"])
     assert all(e["status"] == 400 and e["message"] for e in body["errors"])
     assert trace["name"] == "support-chat"
-    assert trace["total_tokens"] == 120
-    assert trace["total_cost_usd"] == "0.0012"
+    assert trace["total_tokens"] == 130
+    assert trace["total_cost_usd"] == "0.0012"  # the client's cost is kept; ours is recorded beside it
+    unpriced = next(o for o in trace["observations"] if o["model"] == "my-private-model")
+    assert unpriced["cost_usd"]["total"] is None  # unknown model: no cost, never zero
+    assert unpriced["metadata"]["contrail_cost"]["status"] == "unpriced"
+    reported = next(o for o in trace["observations"] if o["model"] == "gpt-4o")
+    assert reported["metadata"]["contrail_cost"]["reported_by"] == "client"
     assert [s["name"] for s in trace["scores"]] == ["helpful"]
     assert [t["trace_id"] for t in by_meta] == [TRACE]
 

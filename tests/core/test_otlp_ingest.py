@@ -50,6 +50,7 @@ def test_genai_spans_from_the_otel_sdk_arrive_as_a_trace_tree(contrail: LiveCont
     assert trace["name"] == "answer-question"
     assert trace["session_id"] == "sess-1"
     assert trace["total_tokens"] == 42
+    assert trace["total_cost_usd"] == "0.0000198"  # priced at ingest: 12 x $0.15/M + 30 x $0.60/M
     assert trace["observation_count"] == 2
     root_obs, llm_obs = sorted(trace["observations"], key=lambda o: o["parent_span_id"] is not None)
     assert llm_obs["parent_span_id"] == root_obs["span_id"]
@@ -58,6 +59,8 @@ def test_genai_spans_from_the_otel_sdk_arrive_as_a_trace_tree(contrail: LiveCont
     assert llm_obs["model_response"] == "gpt-4o-mini-2024-07-18"
     assert llm_obs["usage"]["input_tokens"] == 12
     assert llm_obs["metadata"]["attributes"]["custom.flag"] == "kept"
+    assert llm_obs["cost_usd"]["total"] == "0.0000198"
+    assert llm_obs["metadata"]["contrail_cost"]["status"] == "priced"
     assert [t["trace_id"] for t in listed] == [trace_id]
 
 

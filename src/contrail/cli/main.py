@@ -23,6 +23,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 def _register() -> None:
     from contrail.cli.db import db_group
     from contrail.cli.doctor import doctor_command
+    from contrail.cli.prices import prices_group
     from contrail.cli.projects import keys_group, projects_group
     from contrail.cli.server import server_command
     from contrail.cli.traces import export_command, traces_group
@@ -35,6 +36,7 @@ def _register() -> None:
         traces_group,
         export_command,
         doctor_command,
+        prices_group,
     ):
         cli.add_command(command)
     try:

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
+from contrail.analytics.cost import price_observations
 from contrail.ingest.langfuse_api import (
     LangfuseIngestion,
     LangfusePayloadError,
@@ -65,6 +66,7 @@ async def ingest_native(request: Request) -> JsonResponse:
         raise ApiError(
             413, "payload_too_large", f"At most {state.limits.max_spans_per_request} events per request."
         )
+    price_observations(mapped.observations)
     if mapped.observations or mapped.scores:
         await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores))
     return JsonResponse(mapped.response().model_dump(), status_code=207)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.responses import Response
 
+from contrail.analytics.cost import price_observations
 from contrail.ingest.otlp import (
     OtlpDecodeError,
     UnsupportedContentType,
@@ -56,6 +57,7 @@ async def _export(request: Request, as_json: bool) -> Response:
     except OtlpDecodeError as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
     mapped = map_export_request(export, state.limits, now_us())
+    price_observations(mapped.observations)
     if mapped.observations:
         await submit(request, WriteBatch(caller.project_id, mapped.observations))
     response = ExportTraceServiceResponse()
