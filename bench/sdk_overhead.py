@@ -176,6 +176,40 @@ def run_config(config: str, n: int, reps: int, sink: str, dead: str) -> dict[str
     }
 
 
+def paced_cpu(config: str, sink: str, dead: str, count: int, rate: float) -> dict[str, object]:
+    """Process CPU per call (export thread included, flush included) at ``rate`` calls/s.
+
+    Below the exporter's capacity nothing is dropped, so this is the full cost of a traced call
+    that is really exported, without the GIL contention of a tight loop.
+    """
+    call, stop = build(config, sink, dead)
+    for _ in range(1000):
+        call(PROMPT, temperature=0.2)
+    if stop is not None and config.startswith("contrail"):
+        import contrail
+
+        contrail.flush(30)
+    chunk = 100
+    cpu0, start = time.process_time(), time.perf_counter()
+    for i in range(0, count, chunk):
+        for _ in range(chunk):
+            call(PROMPT, temperature=0.2)
+        delay = start + (i + chunk) / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    extra: dict[str, object] = {}
+    if config.startswith("contrail"):
+        import contrail
+        from contrail.sdk import tracer
+
+        contrail.flush(30)
+        extra["dropped"] = getattr(tracer.current_tracer().exporter, "dropped", None)
+    elif stop is not None:
+        stop()
+    cpu_us = (time.process_time() - cpu0) / count * 1e6
+    return {"config": f"paced_{config}", "rate_per_s": rate, "cpu_us_per_call": round(cpu_us, 2), **extra}
+
+
 def memory_per_span(count: int) -> float:
     """Bytes held per queued span (exporter thread idle: huge interval and batch)."""
     import tracemalloc
@@ -221,6 +255,8 @@ def child(args: argparse.Namespace) -> None:
         print(json.dumps({"config": "memory", "bytes_per_queued_span": round(memory_per_span(args.n))}))
     elif args.config == "throughput":
         print(json.dumps({"config": "throughput", **throughput(args.sink, args.n)}))
+    elif args.config.startswith("paced_"):
+        print(json.dumps(paced_cpu(args.config.removeprefix("paced_"), args.sink, args.dead, args.n, 5_000)))
     else:
         print(json.dumps(run_config(args.config, args.n, args.reps, args.sink, args.dead)))
 
@@ -266,6 +302,8 @@ def main() -> None:
     rows = [in_subprocess(c, args.n, args.reps, sink, dead) for c in CONFIGS]
     rows.append(in_subprocess("memory", 10_000, 1, sink, dead))
     rows.append(in_subprocess("throughput", 50_000, 1, sink, dead))
+    for config in ("baseline", "contrail_observe", "otel_span_8attrs_batch_otlp_sink", "langfuse_observe"):
+        rows.append(in_subprocess(f"paced_{config}", 10_000, 1, sink, dead))
     report(rows, args)
 
 

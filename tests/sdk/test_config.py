@@ -41,7 +41,7 @@ def test_environment_is_read_and_overrides_win():
         ({"CONTRAIL_SAMPLE_RATE": "lots"}, "sample_rate", 1.0),
         ({"CONTRAIL_SAMPLE_RATE": "7"}, "sample_rate", 1.0),
         ({"CONTRAIL_ENABLED": "maybe"}, "enabled", True),
-        ({"CONTRAIL_BATCH_SIZE": "0"}, "batch_size", 256),
+        ({"CONTRAIL_BATCH_SIZE": "0"}, "batch_size", 512),
     ],
 )
 def test_bad_values_warn_and_fall_back(env, field, default, caplog):

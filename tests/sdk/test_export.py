@@ -48,13 +48,32 @@ def test_spans_and_scores_arrive_with_basic_auth_and_config(ingest_server):
     assert rec.requests[0]["path"] == "/api/v1/ingest"
 
 
-def test_secret_key_alone_is_a_bearer_token_and_big_batches_are_gzipped(ingest_server):
+def test_secret_key_alone_is_a_bearer_token_and_loopback_is_not_gzipped(ingest_server):
     contrail.configure(host=ingest_server.url, secret_key="sk-lone", **FAST)
     handle("x" * 5_000)
     assert contrail.flush(5)
     request = ingest_server.recorder.requests[0]
     assert request["headers"]["Authorization"] == "Bearer sk-lone"
+    assert "Content-Encoding" not in request["headers"]
+
+
+def test_remote_hosts_get_gzip_bodies_the_server_accepts(ingest_server):
+    import threading
+
+    from contrail.sdk.config import resolve
+    from contrail.sdk.encoding import Encoder
+    from contrail.sdk.transport import Outcome, Transport
+
+    remote = Encoder(resolve({"host": "https://contrail.example.com"}))
+    data = remote.body([{"id": "e1", "type": "observation", "body": {"name": "x" * 5_000}}])
+    payload, compressed = remote.compress(data)
+    assert compressed and payload[:2] == b"\x1f\x8b" and gzip.decompress(payload) == data
+    transport = Transport(resolve({"host": ingest_server.url}), threading.Event())
+    assert transport.send(payload, compressed) is Outcome.SENT
+    transport.close()
+    request = ingest_server.recorder.requests[0]
     assert request["headers"]["Content-Encoding"] == "gzip"
+    assert request["body"]["batch"][0]["body"]["name"] == "x" * 5_000
 
 
 def test_batches_are_bounded_by_batch_size(ingest_server):

@@ -32,7 +32,7 @@ ENV_VARS: dict[str, str] = {
     "CONTRAIL_REDACT_PII": "1 redacts e-mails, phone numbers, card numbers (Luhn) and IBANs (default 0).",
     "CONTRAIL_STRICT": "1 re-raises SDK-internal errors instead of logging them (for tests).",
     "CONTRAIL_FLUSH_INTERVAL": "Seconds between background exports (default 1.0).",
-    "CONTRAIL_BATCH_SIZE": "Observations per export request (default 256).",
+    "CONTRAIL_BATCH_SIZE": "Observations per export request (default 512).",
     "CONTRAIL_MAX_QUEUE": "Observations held in memory before new ones are dropped (default 10000).",
     "CONTRAIL_TIMEOUT": "HTTP timeout in seconds for one export request (default 5.0).",
 }
@@ -58,7 +58,7 @@ class Config:
     strict: bool = False
     mask: MaskHook | None = None
     flush_interval: float = 1.0
-    batch_size: int = 256
+    batch_size: int = 512
     max_queue: int = 10_000
     timeout: float = 5.0
     max_retries: int = 5

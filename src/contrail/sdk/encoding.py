@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from urllib.parse import urlsplit
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -37,26 +38,28 @@ class Encoder:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._private = config.mask is not None or config.redact_pii
+        self._defaults = {"environment": config.environment, "release": config.release}
+        self._defaults = {key: value for key, value in self._defaults.items() if value}
+        self._gzip = config.gzip and not _is_loopback(config.host)
 
     def event(self, item: Exportable) -> dict[str, Any]:
         """One ``{"id", "type", "body"}`` event with mask hook, PII redaction and config defaults."""
         body = item.to_wire()
-        self._privacy(body)
-        trace = body.get("trace")
-        if trace:
-            self._privacy(trace)
-        if self.config.environment and "environment" not in body:
-            body["environment"] = self.config.environment
-        if self.config.release and item.kind == "observation" and "release" not in body:
-            body["release"] = self.config.release
+        if self._private:
+            self._privacy(body)
+            if body.get("trace"):
+                self._privacy(body["trace"])
+        for key, value in self._defaults.items():
+            body.setdefault(key, value)
+        if item.kind == "score":
+            body.pop("release", None)  # scores carry no release on the wire
         # observations are idempotent by (trace_id, span_id) and scores by id: reuse them as event ids
         event_id = body.get("span_id") or body.get("id") or os.urandom(8).hex()
         return {"id": event_id, "type": item.kind, "body": body}
 
     def _privacy(self, body: dict[str, Any]) -> None:
         mask, pii = self.config.mask, self.config.redact_pii
-        if mask is None and not pii:
-            return
         for field in _MASKED_FIELDS:
             if body.get(field) is None:
                 continue
@@ -73,10 +76,16 @@ class Encoder:
         return redaction.redact_secrets(data) if self.config.redact_secrets else data
 
     def compress(self, data: bytes) -> tuple[bytes, bool]:
-        """gzip ``data`` when worthwhile; returns (payload, compressed)."""
-        if not self.config.gzip or len(data) < _GZIP_MIN_BYTES:
+        """gzip ``data`` when worthwhile (not to a loopback host); returns (payload, compressed)."""
+        if not self._gzip or len(data) < _GZIP_MIN_BYTES:
             return data, False
         return gzip.compress(data, compresslevel=1), True
+
+
+def _is_loopback(host: str) -> bool:
+    """Compressing for a server on this machine costs CPU and saves nothing."""
+    hostname = urlsplit(host).hostname or ""
+    return hostname in ("localhost", "::1") or hostname.startswith("127.")
 
 
 def dumps(value: Any) -> bytes:
