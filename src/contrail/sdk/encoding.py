@@ -9,9 +9,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from urllib.parse import urlsplit
 from collections.abc import Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from contrail.sdk import redaction
 from contrail.sdk.config import Config
