@@ -289,3 +289,21 @@ def test_unknown_type_falls_back_to_span(caplog):
         f()
     assert traced.one(name="f")["type"] == "span"
     assert "Unknown observation type 'bogus'" in caplog.text
+
+
+def test_observe_above_classmethod_and_staticmethod():
+    class Tools:
+        @contrail.observe
+        @classmethod
+        def build(cls, x):
+            return x + 1
+
+        @contrail.observe
+        @staticmethod
+        def pure(x):
+            return x * 2
+
+    with capture() as traced:
+        assert Tools.build(1) == 2 and Tools.pure(2) == 4
+    assert traced.one(name="build")["input"] == {"x": 1}
+    assert traced.one(name="pure")["input"] == {"x": 2}

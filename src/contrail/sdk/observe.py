@@ -59,6 +59,9 @@ def observe(
         kind = "span"
 
     def decorate(fn: F) -> F:
+        if isinstance(fn, (classmethod, staticmethod)):  # @observe placed above @classmethod
+            rewrapped: F = fn.__class__(decorate(fn.__func__))
+            return rewrapped
         label = name or str(getattr(fn, "__name__", "call"))
         traced: F = _Traced(fn, label, kind, capture_input, capture_output).wrap()
         return traced
