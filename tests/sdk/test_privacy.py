@@ -150,3 +150,10 @@ def test_lone_surrogates_are_exported_as_valid_json():
     with capture() as traced:
         call(bad)
     assert traced.one(name="call")["input"]["prompt"] == "caf?"
+
+
+def test_huge_arguments_are_cut_without_copying_them_whole():
+    huge = list(range(2_000_000))
+    out = snapshot({"rows": huge, "table": dict.fromkeys(range(5_000), 0)})
+    assert len(out["rows"]) == 1_001 and out["rows"][-1] == "…[1999000 more items]"
+    assert len(out["table"]) == 1_001 and out["table"]["…"] == "…[4000 more items]"

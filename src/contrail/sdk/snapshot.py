@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import itertools
 import math
 import sys
 from typing import Any
@@ -88,19 +89,18 @@ class _Walker:
     def _mapping(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         limit = self.limits.max_items
-        for i, (key, item) in enumerate(list(value.items())):
-            if i >= limit:
-                out["…"] = MORE_ITEMS.format(n=len(value) - limit)
-                break
+        for key, item in list(itertools.islice(value.items(), limit)):
             out[key if type(key) is str else _key(key)] = self.walk(item, depth + 1)
+        if len(value) > limit:
+            out["…"] = MORE_ITEMS.format(n=len(value) - limit)
         return out
 
     def _sequence(self, value: Any, depth: int) -> list[Any]:
-        items = list(value)
         limit = self.limits.max_items
-        out = [self.walk(item, depth + 1) for item in items[:limit]]
-        if len(items) > limit:
-            out.append(MORE_ITEMS.format(n=len(items) - limit))
+        # islice, not list(value): a huge argument must not be copied whole on the caller's thread
+        out = [self.walk(item, depth + 1) for item in list(itertools.islice(value, limit))]
+        if len(value) > limit:
+            out.append(MORE_ITEMS.format(n=len(value) - limit))
         return out
 
     def _other(self, value: Any, depth: int) -> Any:
