@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Reinstall when pyproject.toml changes; one stamp per set of extras.
 $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[server]'
+	$(BIN)/python -m pip install --quiet -e '.[server,demo]'
 	touch $@
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
@@ -25,7 +25,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-server
 
 run: $(VENV)/.installed-server
-	$(BIN)/contrail server
+	$(BIN)/contrail server --demo
 
 test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

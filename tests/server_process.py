@@ -19,12 +19,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(home: Path, port: int, *, keep_database_url: bool = False) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, port: int, *, keep_database_url: bool = False, args: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CONTRAIL_HOME=str(home))
     if not keep_database_url:
         env.pop("CONTRAIL_DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "contrail.cli", "server", "--port", str(port)],
+        [sys.executable, "-m", "contrail.cli", "server", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

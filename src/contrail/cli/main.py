@@ -22,6 +22,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 def _register() -> None:
     from contrail.cli.db import db_group
+    from contrail.cli.demo import demo_command
     from contrail.cli.doctor import doctor_command
     from contrail.cli.prices import prices_group
     from contrail.cli.projects import keys_group, projects_group
@@ -37,6 +38,7 @@ def _register() -> None:
         export_command,
         doctor_command,
         prices_group,
+        demo_command,
     ):
         cli.add_command(command)
     try:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
-from typing import Any
+import threading
+import time
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from contrail.cli import credentials
 from contrail.cli.context import CliState, pass_state
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("server")
@@ -23,9 +31,15 @@ from contrail.cli.context import CliState, pass_state
     default=None,
     help="Server processes [default: CONTRAIL_WORKERS or 1]. More use more cores, also on SQLite.",
 )
+@click.option("--demo", is_flag=True, help="Fill an empty default project with demo traces once started.")
 @pass_state
 def server_command(
-    state: CliState, host: str | None, port: int | None, database_url: str | None, workers: int | None
+    state: CliState,
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    workers: int | None,
+    demo: bool,
 ) -> None:
     """Run the Contrail server (API, OTLP ingest and UI)."""
     if database_url:
@@ -35,10 +49,12 @@ def server_command(
     host = host or settings.bind_host
     port = port or settings.port
     check_port_free(host, port)
-    state.engine().dispose()  # migrates, and creates the default project and key on first run
-    _print_banner(
-        f"http://{host}:{port}", credentials.load(settings.resolved_home()), settings.resolved_database_url()
-    )
+    engine = state.engine()  # migrates, and creates the default project and key on first run
+    saved = credentials.load(settings.resolved_home())
+    _print_banner(f"http://{host}:{port}", saved, settings.resolved_database_url())
+    if demo and saved and not _has_traces(engine, saved.get("project", "default")):
+        seed_demo_when_up(f"http://{host}:{port}", saved)
+    engine.dispose()
 
     import uvicorn
 
@@ -96,3 +112,41 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _has_traces(engine: Engine, project: str) -> bool:
+    from contrail.store.filters import Filter
+    from contrail.store.projects import ProjectError, find_project
+    from contrail.store.queries import list_traces
+
+    try:
+        project_id = find_project(engine, project).id
+    except ProjectError:
+        return True  # nothing to seed into
+    return bool(list_traces(engine, project_id, Filter(), limit=1).items)
+
+
+def seed_demo_when_up(url: str, saved: dict[str, str]) -> threading.Thread:
+    """Send demo traces through the SDK from a background thread once the server answers."""
+
+    def seed() -> None:
+        import httpx
+
+        from contrail.sdk.demo import run_demo
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        result = run_demo(
+            200, host=url, public_key=saved.get("public_key"), secret_key=saved.get("secret_key")
+        )
+        logger.info("Demo data: %d traces sent to %s", result.traces, url)
+
+    click.echo("Loading demo traces in the background (contrail demo)…", err=True)
+    thread = threading.Thread(target=seed, name="contrail-demo-seed", daemon=True)
+    thread.start()
+    return thread

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value.normalize(), "f")  # "0.00000012", never "1.2E-7"
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from contrail.testing.sdk import contrail_capture
+
+__all__ = ["contrail_capture", "fake_llm", "fake_llm_server"]
+
 if TYPE_CHECKING:
     from contrail.local.fake.server import FakeLLMServer
     from contrail.testing.fake_llm import FakeLLM
