@@ -70,6 +70,7 @@ class CpuWindow:
         self._machine = sys_cpu_seconds()
         self._own = time.process_time()
         self._server = tree_cpu(server) if server else 0.0
+        self._server_sys = tree_cpu(server, system_only=True) if server else 0.0
         self._t0 = time.monotonic()
         self.result: dict[str, float] = {}
 
@@ -79,9 +80,11 @@ class CpuWindow:
         machine = sys_cpu_seconds() - self._machine
         own = time.process_time() - self._own
         server = (tree_cpu(self.server) if self.server else 0.0) - self._server
+        server_sys = (tree_cpu(self.server, system_only=True) if self.server else 0.0) - self._server_sys
         self.result = {
             "wall_s": round(wall, 2),
             "server_cpu_s": round(server, 2),
+            "server_sys_cpu_s": round(server_sys, 2),
             "client_cpu_s": round(own, 2),
             "machine_cpu_s": round(machine, 2),
             "machine_busy_cores": round(machine / wall, 2) if wall else 0.0,
@@ -149,12 +152,13 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def tree_cpu(proc: psutil.Process) -> float:
+def tree_cpu(proc: psutil.Process, system_only: bool = False) -> float:
+    """CPU-s (user+system, or system only) of a process and its children."""
     total = 0.0
     for p in _tree(proc):
         with contextlib.suppress(psutil.Error):
             times = p.cpu_times()
-            total += times.user + times.system
+            total += times.system + (0.0 if system_only else times.user)
     return total
 
 
@@ -313,7 +317,8 @@ def postgres_query(name: str, sql: str) -> Any:
     import psycopg
 
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}", autocommit=True) as connection:
-        row = connection.execute(sql).fetchone()
+        cursor = connection.execute(sql)
+        row = cursor.fetchone() if cursor.description else None
         return row[0] if row else None
 
 

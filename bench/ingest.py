@@ -331,7 +331,7 @@ def run_backend(
 
 
 def _server_env(args: Any) -> dict[str, str]:
-    env = {}
+    env = {"CONTRAIL_WORKERS": str(args.workers)}
     if args.synchronous:
         env["CONTRAIL_SQLITE_SYNCHRONOUS"] = args.synchronous
     return env
@@ -346,7 +346,12 @@ def _measure(
     pg_db: str | None,
 ) -> dict[str, Any]:
     n_spans = sum(spans_per_batch)
-    result: dict[str, Any] = {"backend": backend, "spans": n_spans, "clients": args.clients}
+    result: dict[str, Any] = {
+        "backend": backend,
+        "spans": n_spans,
+        "clients": args.clients,
+        "workers": args.workers,
+    }
     server.start()
     try:
         ps = server.ps
@@ -468,6 +473,7 @@ def main() -> None:
     ap.add_argument("--spans", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=100, help="spans per OTLP request")
     ap.add_argument("--clients", type=int, default=4, help="concurrent client threads")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (CONTRAIL_WORKERS)")
     ap.add_argument("--gzip", action="store_true", help="gzip request bodies (Content-Encoding: gzip)")
     ap.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None,
                     help="also run on PostgreSQL at 127.0.0.1:5432 [default: when it answers]")  # fmt: skip
@@ -503,7 +509,10 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     try:
         for backend in [b for b, on in (("sqlite", args.sqlite), ("postgres", args.postgres)) if on]:
-            print(f"--- {backend}: {n_spans:,} spans, {args.clients} clients", flush=True)
+            print(
+                f"--- {backend}: {n_spans:,} spans, {args.clients} clients, {args.workers} workers",
+                flush=True,
+            )
             results.append(run_backend(backend, batches, spans_per_batch, args, root))
             print(json.dumps(results[-1], indent=1), flush=True)
         if args.phoenix:
@@ -514,14 +523,20 @@ def main() -> None:
 
 
 def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire_per_span: float) -> None:
-    headers = ["backend", "spans", "spans/s", "2nd half", "503s", "server CPU µs/span", "busy cores",
-               "RSS idle/peak/final MB", "B/span on disk", "rows"]  # fmt: skip
+    headers = ["backend", "workers", "spans", "spans/s", "2nd half", "503s", "server CPU µs/span"]
+    headers += ["busy cores", "RSS idle/peak/final MB", "B/span on disk", "rows"]
     rows = []
     for r in results:
         rss = f"{r.get('rss_idle_mb')}/{r.get('rss_peak_mb')}/{r.get('rss_final_mb')}"
-        rows.append([r["backend"], r["spans"], r["spans_per_s"], r.get("spans_per_s_second_half"),
-                     r["http_503"], r["server_cpu_us_per_span"], r.get("machine_busy_cores"), rss,
-                     r["disk_bytes_per_span"], r.get("db_rows_observations")])  # fmt: skip
+        row = [
+            r["backend"],
+            r.get("workers", 1),
+            r["spans"],
+            r["spans_per_s"],
+            r.get("spans_per_s_second_half"),
+        ]
+        row += [r["http_503"], r["server_cpu_us_per_span"], r.get("machine_busy_cores"), rss]
+        rows.append([*row, r["disk_bytes_per_span"], r.get("db_rows_observations")])
     print()
     print_table(headers, rows)
     by = {r["backend"]: r for r in results}
@@ -532,8 +547,13 @@ def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire
                 ratio = by[name]["spans_per_s"] / by["phoenix-sqlite"]["spans_per_s"]
                 ratios[f"{name}_vs_phoenix_spans_per_s"] = round(ratio, 1)
         print("ratios:", ratios)
-    payload = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
-               "wire_bytes_per_span": round(wire_per_span), "results": results, "ratios": ratios}  # fmt: skip
+    payload = {
+        "machine": info,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "wire_bytes_per_span": round(wire_per_span),
+        "results": results,
+        "ratios": ratios,
+    }
     stamp = time.strftime("%Y%m%dT%H%M%S")
     write_json(args.out or RESULTS / f"ingest_{stamp}.json", payload)
 
