@@ -118,3 +118,16 @@ def _nested(depth: int) -> object:
     for _ in range(depth):
         value = {"n": value}
     return value
+
+
+def test_full_text_follows_updates_and_stays_in_its_project(contrail: LiveContrail) -> None:
+    old = _observation("7" * 16, input="the walrus said hello")
+    new = _observation("7" * 16, input="the narwhal said goodbye")
+    with contrail.client() as client:
+        client.post("/api/v1/ingest", json={"batch": [old]})
+        assert len(client.get("/api/v1/traces", params={"q": "walrus"}).json()["data"]) == 1
+        client.post("/api/v1/ingest", json={"batch": [new]})
+        walrus = client.get("/api/v1/traces", params={"q": "walrus"}).json()["data"]
+        narwhal = client.get("/api/v1/observations", params={"q": "narwhal goodbye"}).json()["data"]
+    assert walrus == []
+    assert [o["span_id"] for o in narwhal] == ["7" * 16]

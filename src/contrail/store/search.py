@@ -15,6 +15,8 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 16
+# Full-text search looks at the newest this-many matching spans (documented with the `q` filter).
+MAX_MATCHES = 10_000
 
 
 def query_terms(query: str) -> list[str]:
@@ -29,7 +31,7 @@ def index(connection: Connection, documents: Sequence[tuple[int, str, str]]) -> 
     if connection.dialect.name == "sqlite":
         connection.execute(
             text("INSERT INTO observations_fts(rowid, body) VALUES (:id, :body)"),
-            [{"id": i, "body": body} for i, _, body in documents],
+            [{"id": i, "body": _project_token(p) + " " + body} for i, p, body in documents],
         )
     else:
         connection.execute(
@@ -42,15 +44,21 @@ def index(connection: Connection, documents: Sequence[tuple[int, str, str]]) -> 
         )
 
 
-def unindex(connection: Connection, documents: Sequence[tuple[int, str]]) -> None:
-    """Remove ``(observation id, text it was indexed with)`` documents before they are re-indexed."""
+def unindex(connection: Connection, documents: Sequence[tuple[int, str, str]]) -> None:
+    """Remove ``(observation id, project id, text it was indexed with)`` documents before re-indexing."""
     if not documents or connection.dialect.name != "sqlite":
         return  # PostgreSQL overwrites in index()
     # A contentless FTS5 table forgets a row only when given the exact text it indexed.
     connection.execute(
         text("INSERT INTO observations_fts(observations_fts, rowid, body) VALUES ('delete', :id, :body)"),
-        [{"id": i, "body": body} for i, body in documents],
+        [{"id": i, "body": _project_token(p) + " " + body} for i, p, body in documents],
     )
+
+
+def _project_token(project_id: str) -> str:
+    """A word only this project's documents contain: SQLite's index is shared, so each query ANDs it
+    in and never sees (or is crowded out by) another project's matches."""
+    return "ctlp" + project_id.replace("-", "")
 
 
 def id_in_matches(
@@ -61,14 +69,26 @@ def id_in_matches(
 
 
 def _matching_ids(dialect: str, project_id: str, terms: list[str]) -> TextualSelect:
+    # Newest matches first, at most MAX_MATCHES: a word found in most spans must not make every
+    # search read the whole index (ids grow with ingest time, so these are the latest spans).
     if dialect == "sqlite":
-        fts_query = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        clause = text("SELECT rowid AS id FROM observations_fts WHERE observations_fts MATCH :fts")
-        return clause.bindparams(bindparam("fts", fts_query)).columns(column("id", BigInteger))
+        fts_query = " AND ".join(
+            '"' + t.replace('"', '""') + '"' for t in [_project_token(project_id), *terms]
+        )
+        clause = text(
+            "SELECT rowid AS id FROM observations_fts WHERE observations_fts MATCH :fts "
+            "ORDER BY rowid DESC LIMIT :fts_cap"
+        )
+        return clause.bindparams(bindparam("fts", fts_query), bindparam("fts_cap", MAX_MATCHES)).columns(
+            column("id", BigInteger)
+        )
     clause = text(
         "SELECT observation_id AS id FROM observation_search "
-        "WHERE project_id = :fts_project AND body @@ plainto_tsquery('simple', :fts)"
+        "WHERE project_id = :fts_project AND body @@ plainto_tsquery('simple', :fts) "
+        "ORDER BY observation_id DESC LIMIT :fts_cap"
     )
-    return clause.bindparams(bindparam("fts", " ".join(terms)), bindparam("fts_project", project_id)).columns(
-        column("id", BigInteger)
-    )
+    return clause.bindparams(
+        bindparam("fts", " ".join(terms)),
+        bindparam("fts_project", project_id),
+        bindparam("fts_cap", MAX_MATCHES),
+    ).columns(column("id", BigInteger))

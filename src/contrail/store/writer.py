@@ -151,7 +151,14 @@ def _update_changed(
         return
     search.unindex(
         connection,
-        [(o["id"], search_text(o["name"], unpack_json(o["input"]), unpack_json(o["output"]))) for o in old],
+        [
+            (
+                o["id"],
+                o["project_id"],
+                search_text(o["name"], unpack_json(o["input"]), unpack_json(o["output"])),
+            )
+            for o in old
+        ],
     )
     marker = _marker(connection.dialect.name)
     assignments = ", ".join(f'"{c}" = {marker}' for c in _INSERT_COLUMNS[1:])

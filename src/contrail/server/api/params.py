@@ -35,7 +35,10 @@ def filter_params(
     min_cost: Annotated[str | None, Query(description="USD, decimal")] = None,
     max_cost: Annotated[str | None, Query(description="USD, decimal")] = None,
     metadata: Annotated[list[str] | None, Query(description="key=value; repeat for several")] = None,
-    q: Annotated[str | None, Query(description="Full-text search over name, input and output")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="Full-text search of name, input and output (words; newest 10,000 matching spans)"),
+    ] = None,
 ) -> Filter:
     return Filter(
         start_from_us=_time("from_time", from_time),
