@@ -39,6 +39,8 @@ def test_two_servers_share_one_postgres_database(postgres_database: str, tmp_pat
                                 "name": "step",
                                 "start_us": 1_760_000_000_000_000 + round_no,
                                 "usage": {"input_tokens": 1, "output_tokens": 1},
+                                "session_id": f"s-{t % 4}",
+                                "user_id": "u-shared",
                             },
                         }
                         for t, trace in enumerate(traces)
@@ -59,6 +61,15 @@ def test_two_servers_share_one_postgres_database(postgres_database: str, tmp_pat
             # 2 servers x 10 rounds, one span per trace each time; rollups exact despite concurrency.
             assert {t["observation_count"] for t in listed} == {20}
             assert {t["total_tokens"] for t in listed} == {40}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+                users = client.get("/api/v1/users").json()["data"]
+                sessions = client.get("/api/v1/sessions").json()["data"]
+            assert [(u["user_id"], u["trace_count"], u["total_tokens"]) for u in users] == [
+                ("u-shared", 20, 800)
+            ]
+            assert sorted((s["session_id"], s["trace_count"]) for s in sessions) == [
+                (f"s-{i}", 5) for i in range(4)
+            ]
     finally:
         for server in servers:
             server.terminate()

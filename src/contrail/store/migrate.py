@@ -29,7 +29,8 @@ def upgrade(engine: Engine) -> None:
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7878001)")
         config = _config()
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": revisions developed side by side may branch from one parent; apply every branch.
+        command.upgrade(config, "heads")
 
 
 def pending_revisions(engine: Engine) -> list[str]:
@@ -37,7 +38,7 @@ def pending_revisions(engine: Engine) -> list[str]:
     script = ScriptDirectory.from_config(_config())
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
-    head = script.get_current_head()
-    if head is None or head in current:
-        return []
-    return [rev.revision for rev in script.iterate_revisions(head, tuple(current) or "base")]
+    applied: set[str] = set()
+    for revision in current:
+        applied.update(r.revision for r in script.iterate_revisions(revision, "base"))
+    return [r.revision for r in script.walk_revisions() if r.revision not in applied]

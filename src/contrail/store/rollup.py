@@ -54,6 +54,8 @@ class TraceRollup:
         self.values["tags"] = list(row["tags"] or [])
         self.values["models"] = list(row["models"] or [])
         self.values["metadata"] = dict(row["metadata"] or {})
+        # What the trace counted for before this write, so session/user rollups can take it back.
+        self.before: dict[str, Any] | None = dict(self.values) if self.previously_stored else None
 
     def add(self, obs: Observation, row: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
         """Fold one observation in; ``old`` is its stored earlier version, whose totals are taken back."""

@@ -167,3 +167,24 @@ scores = Table(
     Index(None, "project_id", "trace_id"),
     Index(None, "project_id", "timestamp_us"),
 )
+
+
+def _activity_table(name: str, key: str) -> Table:
+    """Per-session or per-user totals, kept current by the writer so list pages never group traces."""
+    return Table(
+        name,
+        metadata,
+        Column("project_id", String(36), primary_key=True),
+        Column(key, String(200), primary_key=True),
+        Column("trace_count", BigInteger, nullable=False),
+        Column("first_seen_us", BigInteger, nullable=False),
+        Column("last_seen_us", BigInteger, nullable=False),
+        Column("total_tokens", BigInteger, nullable=False),
+        Column("total_cost_nanos", BigInteger, nullable=False),
+        Column("error_traces", BigInteger, nullable=False),
+        Index(None, "project_id", "last_seen_us"),
+    )
+
+
+session_activity = _activity_table("session_activity", "session_id")
+user_activity = _activity_table("user_activity", "user_id")

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.schema.observation import Observation
 from contrail.schema.score import Score
-from contrail.store import search
+from contrail.store import activity, search
 from contrail.store.database import writing
 from contrail.store.preview import search_text
 from contrail.store.rollup import TraceRollup
@@ -81,6 +81,7 @@ def _write_observations(
         .values({name: _b("b_" + name) for name in TraceRollup.COLUMNS}),
         [r.as_params() for r in rollups.values()],
     )
+    activity.apply(connection, rollups.values())
 
 
 def _lock_traces(
