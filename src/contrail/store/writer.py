@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.schema.observation import Observation
@@ -92,17 +92,26 @@ def _lock_traces(
     ]
     _insert_ignore(connection, traces, placeholders, ("project_id", "trace_id"))
     rollups: dict[tuple[str, str], TraceRollup] = {}
-    for chunk in _chunks(trace_keys):
-        query = (
-            select(traces)
-            .where(tuple_(traces.c.project_id, traces.c.trace_id).in_(chunk))
-            .order_by(traces.c.project_id, traces.c.trace_id)
-        )
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        for row in connection.execute(query).mappings():
-            rollups[(row["project_id"], row["trace_id"])] = TraceRollup(dict(row), now_us)
+    for project_id, trace_ids in _by_project(trace_keys):
+        for chunk in _chunks(trace_ids):
+            # "project = ? AND trace IN (...)" uses the primary key; a row-value IN would scan the table.
+            query = (
+                select(traces)
+                .where(traces.c.project_id == project_id, traces.c.trace_id.in_(chunk))
+                .order_by(traces.c.trace_id)
+            )
+            if connection.dialect.name == "postgresql":
+                query = query.with_for_update()
+            for row in connection.execute(query).mappings():
+                rollups[(project_id, row["trace_id"])] = TraceRollup(dict(row), now_us)
     return rollups
+
+
+def _by_project(keys: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    grouped: dict[str, list[str]] = {}
+    for project_id, name in keys:
+        grouped.setdefault(project_id, []).append(name)
+    return sorted(grouped.items())
 
 
 def _existing_observations(
@@ -111,26 +120,49 @@ def _existing_observations(
     rollups: dict[tuple[str, str], TraceRollup],
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Stored versions of spans being re-sent; only traces that already had spans can hold any."""
-    keys = [k for k in by_key if rollups[(k[0], k[1])].previously_stored]
+    wanted = {k for k in by_key if rollups[(k[0], k[1])].previously_stored}
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for chunk in _chunks(keys):
-        query = select(
-            observations.c.id,
-            observations.c.project_id,
-            observations.c.trace_id,
-            observations.c.span_id,
-            observations.c.name,
-            observations.c.input,
-            observations.c.output,
-            observations.c.input_tokens,
-            observations.c.output_tokens,
-            observations.c.total_tokens,
-            observations.c.total_cost_nanos,
-            observations.c.is_error,
-        ).where(tuple_(observations.c.project_id, observations.c.trace_id, observations.c.span_id).in_(chunk))
-        for row in connection.execute(query).mappings():
-            found[(row["project_id"], row["trace_id"], row["span_id"])] = dict(row)
+    traces_of = _by_project({(project, trace) for project, trace, _ in wanted})
+    for project_id, trace_ids in traces_of:
+        for chunk in _chunks(trace_ids):
+            _collect_existing(connection, project_id, chunk, wanted, found)
     return found
+
+
+def _collect_existing(
+    connection: Connection,
+    project_id: str,
+    trace_ids: Sequence[str],
+    wanted: set[tuple[str, str, str]],
+    found: dict[tuple[str, str, str], dict[str, Any]],
+) -> None:
+    # Find the re-sent spans by key first, then read only their rows: a long trace arriving in many
+    # batches must not re-read all of its documents each time.
+    keys = select(observations.c.id, observations.c.trace_id, observations.c.span_id).where(
+        observations.c.project_id == project_id, observations.c.trace_id.in_(trace_ids)
+    )
+    ids = [row.id for row in connection.execute(keys) if (project_id, row.trace_id, row.span_id) in wanted]
+    if not ids:
+        return
+    query = select(*(observations.c[name] for name in _OLD_COLUMNS)).where(observations.c.id.in_(ids))
+    for row in connection.execute(query).mappings():
+        found[(project_id, row["trace_id"], row["span_id"])] = dict(row)
+
+
+_OLD_COLUMNS = (
+    "id",
+    "project_id",
+    "trace_id",
+    "span_id",
+    "name",
+    "input",
+    "output",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "total_cost_nanos",
+    "is_error",
+)
 
 
 def _insert_new(connection: Connection, rows: list[dict[str, Any]]) -> None:
