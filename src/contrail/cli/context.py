@@ -65,17 +65,20 @@ pass_state = click.make_pass_decorator(CliState, ensure=True)
 
 
 def _first_run(engine: Engine, settings: Settings) -> None:
-    """Create the default project and key on first use, keeping the key for the start-up banner."""
+    """Create the default project and key, and the first admin user, on first use; keep their
+    secrets for the start-up banner."""
     from contrail.cli import credentials
+    from contrail.store.accounts import ensure_first_admin
     from contrail.store.projects import DEFAULT_PROJECT, ensure_default_project
 
     issued = ensure_default_project(engine)
+    admin = ensure_first_admin(engine)
+    if issued is None and admin is None:
+        return
+    home = settings.resolved_home()
+    saved = credentials.load(home) or {}
     if issued is not None:
-        credentials.save(
-            settings.resolved_home(),
-            {
-                "project": DEFAULT_PROJECT,
-                "public_key": issued.key.public_key,
-                "secret_key": issued.secret_key,
-            },
-        )
+        saved.update(project=DEFAULT_PROJECT, public_key=issued.key.public_key, secret_key=issued.secret_key)
+    if admin is not None:
+        saved.update(admin_email=admin[0].email, admin_password=admin[1])
+    credentials.save(home, saved)

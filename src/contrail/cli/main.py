@@ -28,6 +28,7 @@ def _register() -> None:
     from contrail.cli.projects import keys_group, projects_group
     from contrail.cli.server import server_command
     from contrail.cli.traces import export_command, traces_group
+    from contrail.cli.users import users_group
 
     for command in (
         server_command,
@@ -39,6 +40,7 @@ def _register() -> None:
         doctor_command,
         prices_group,
         demo_command,
+        users_group,
     ):
         cli.add_command(command)
     try:

@@ -95,7 +95,12 @@ def _print_banner(url: str, saved: dict[str, str] | None, database_url: str) -> 
         f"[bold]Contrail[/] is running at [link={url}]{url}[/link]",
         f"Database: {_safe_url(database_url)}",
     ]
-    if saved:
+    if saved and saved.get("admin_email"):
+        lines += [
+            f"Sign in at {url}/login as {saved['admin_email']}",
+            f"Password: {saved.get('admin_password')}  (until changed under Settings → Account)",
+        ]
+    if saved and saved.get("secret_key"):
         lines += [
             f"Project: {saved.get('project', 'default')}",
             f"Public key: {saved.get('public_key')}",

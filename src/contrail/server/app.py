@@ -16,6 +16,7 @@ from contrail.server.errors import install_error_handlers
 from contrail.server.middleware import RejectNulInUrl
 from contrail.server.settings import Settings
 from contrail.server.state import ServerState
+from contrail.server.ui import install_ui
 from contrail.server.write_queue import WriteQueue
 from contrail.store.database import open_engine
 from contrail.store.migrate import upgrade
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(RejectNulInUrl)
     for module in (health, otlp, ingest, traces, sessions, scores):
         app.include_router(module.router)
+    install_ui(app)
     return app
 
 

@@ -217,3 +217,94 @@ def _scores_of(connection: Any, project_id: str, trace_id: str) -> Any:
 def _fetch(engine: Engine, query: Select[Any]) -> list[Any]:
     with engine.connect() as connection:
         return list(connection.execute(query).mappings())
+
+
+# --- lean reads for the Web UI: a trace's outline without its documents, one observation, scores of
+# a page of traces, and the root input/output of a session's traces ----------------------------------
+
+_OUTLINE_COLUMNS = (
+    "span_id",
+    "parent_span_id",
+    "name",
+    "type",
+    "start_us",
+    "end_us",
+    "duration_us",
+    "level",
+    "is_error",
+    "model",
+    "total_tokens",
+    "total_cost_nanos",
+    "ttft_us",
+)
+
+
+def get_trace_outline(engine: Engine, project_id: str, trace_id: str) -> dict[str, Any] | None:
+    """A trace's summary, metadata and scores, and its observations (start order) as rows of
+    ``_OUTLINE_COLUMNS`` only: no input, output or metadata is read or decoded."""
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                select(traces).where(traces.c.project_id == project_id, traces.c.trace_id == trace_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None or not row["observation_count"]:
+            return None
+        columns = [observations.c[name] for name in _OUTLINE_COLUMNS]
+        outline = connection.execute(
+            select(*columns)
+            .where(observations.c.project_id == project_id, observations.c.trace_id == trace_id)
+            .order_by(observations.c.start_us, observations.c.id)
+            .limit(MAX_TRACE_OBSERVATIONS)
+        ).mappings()
+        detail = trace_summary(row)
+        detail["metadata"] = row["metadata"] or {}
+        detail["observations"] = [dict(o) for o in outline]
+        detail["scores"] = [score_dict(s) for s in _scores_of(connection, project_id, trace_id)]
+    return detail
+
+
+def get_observation(engine: Engine, project_id: str, trace_id: str, span_id: str) -> dict[str, Any] | None:
+    """One observation in full (the API's shape), or None."""
+    query = select(observations).where(
+        observations.c.project_id == project_id,
+        observations.c.trace_id == trace_id,
+        observations.c.span_id == span_id,
+    )
+    rows = _fetch(engine, query)
+    return observation_detail(rows[0]) if rows else None
+
+
+def scores_by_trace(engine: Engine, project_id: str, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The scores of each of ``trace_ids`` (a page of a list), oldest first."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if not trace_ids:
+        return found
+    query = (
+        select(scores)
+        .where(scores.c.project_id == project_id, scores.c.trace_id.in_(trace_ids))
+        .order_by(scores.c.timestamp_us)
+    )
+    for row in _fetch(engine, query):
+        found.setdefault(row["trace_id"], []).append(score_dict(row))
+    return found
+
+
+def root_documents(engine: Engine, project_id: str, roots: dict[str, str]) -> dict[str, tuple[Any, Any]]:
+    """Input and output of each trace's root observation (``roots``: trace_id -> root span_id)."""
+    if not roots:
+        return {}
+    query = select(
+        observations.c.trace_id, observations.c.span_id, observations.c.input, observations.c.output
+    ).where(
+        observations.c.project_id == project_id,
+        observations.c.trace_id.in_(list(roots)),
+        observations.c.span_id.in_(list(set(roots.values()))),
+    )
+    return {
+        row["trace_id"]: (unpack_json(row["input"]), unpack_json(row["output"]))
+        for row in _fetch(engine, query)
+        if roots.get(row["trace_id"]) == row["span_id"]
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from contrail.store import account_tables  # noqa: F401  (registers the account tables on metadata)
 from contrail.store.tables import metadata
 
 connection = context.config.attributes["connection"]
