@@ -141,3 +141,37 @@ def test_unknown_and_missing_keys_are_refused(sqlite_contrail: LiveContrail) -> 
     assert missing.status_code == 401
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_openinference_spans_from_the_otel_sdk(contrail: LiveContrail) -> None:
+    provider = _provider(contrail)
+    tracer = provider.get_tracer("openinference.instrumentation.openai")
+    with tracer.start_as_current_span("ChatCompletion") as span:
+        span.set_attribute("openinference.span.kind", "LLM")
+        span.set_attribute("llm.model_name", "gpt-4o-2024-08-06")
+        span.set_attribute("llm.provider", "openai")
+        span.set_attribute("llm.input_messages.0.message.role", "system")
+        span.set_attribute("llm.input_messages.0.message.content", "Be brief.")
+        span.set_attribute("llm.input_messages.1.message.role", "user")
+        span.set_attribute("llm.input_messages.1.message.content", "Capital of France?")
+        span.set_attribute("llm.output_messages.0.message.role", "assistant")
+        span.set_attribute("llm.output_messages.0.message.content", "Paris.")
+        span.set_attribute("llm.token_count.prompt", 1000)
+        span.set_attribute("llm.token_count.completion", 100)
+        span.set_attribute("llm.invocation_parameters", '{"temperature": 0.2}')
+        span.set_attribute("session.id", "oi-session")
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    with contrail.client() as client:
+        trace = client.get(f"/api/v1/traces/{trace_id}").json()
+        found = client.get("/api/v1/observations", params={"q": "Paris", "type": "generation"}).json()["data"]
+    obs = trace["observations"][0]
+    assert obs["type"] == "generation"
+    assert obs["model"] == "gpt-4o-2024-08-06"
+    assert [m["role"] for m in obs["input"]] == ["system", "user"]
+    assert obs["input"][1]["content"] == "Capital of France?"
+    assert obs["output"] == [{"role": "assistant", "content": "Paris."}]
+    assert obs["model_parameters"] == {"temperature": 0.2}
+    assert trace["session_id"] == "oi-session"
+    assert trace["total_cost_usd"] == "0.0035"  # 1000 x $2.50/M + 100 x $10/M
+    assert [o["trace_id"] for o in found] == [trace_id]
