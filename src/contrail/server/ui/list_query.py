@@ -31,7 +31,7 @@ OBSERVATION_TYPES = (
     "chain",
     "guardrail",
 )
-LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")
+LEVELS = ("debug", "default", "warning", "error")
 _SINGLE = (
     "from_time",
     "to_time",

@@ -138,6 +138,8 @@ def format_ms(ms: float | None) -> str:
     """A duration for people: 850 ms, 1.25 s, 2 m 05 s."""
     if ms is None:
         return DASH
+    if ms == 0:
+        return "0"
     if ms < 1:
         return f"{ms * 1000:.0f} µs"
     if ms < 1000:
