@@ -101,7 +101,7 @@ def test_waterfall_walks_deep_trees_without_recursion() -> None:
     assert layout.rows[-1].depth == depth - 1 and layout.rows[-1].indent == waterfall.MAX_INDENT
     assert layout.rows[0].bar_x == 0 and layout.rows[0].bar_width == waterfall.VIEW_WIDTH
     assert all(r.bar_x >= 0 and r.bar_x + r.bar_width <= waterfall.VIEW_WIDTH + 0.01 for r in layout.rows)
-    assert [r.hidden for r in layout.rows[:4]] == [False, False, False, True]  # big: only 2 levels open
+    assert [r.hidden for r in layout.rows[:4]] == [False, False, True, True]  # big: root and its children
     orphan = waterfall.layout([{**rows[3], "parent_span_id": "f" * 16}])
     assert orphan.rows[0].depth == 0  # a missing parent makes a root, never a lost span
 

@@ -19,7 +19,7 @@ MIN_BAR = 2.0
 MAX_INDENT = 24
 # Large traces start with only their first levels open; small ones fully open.
 COLLAPSE_ABOVE_ROWS = 200
-OPEN_DEPTH = 2
+OPEN_DEPTH = 1
 DASH = "\u2013"  # shown for a missing value
 
 
