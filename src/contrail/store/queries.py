@@ -240,8 +240,9 @@ _OUTLINE_COLUMNS = (
 
 
 def get_trace_outline(engine: Engine, project_id: str, trace_id: str) -> dict[str, Any] | None:
-    """A trace's summary, metadata and scores, and its observations (start order) as rows of
-    ``_OUTLINE_COLUMNS`` only: no input, output or metadata is read or decoded."""
+    """A trace's summary, metadata and scores, and its observations (start order) as rows of ``id``
+    and ``_OUTLINE_COLUMNS`` only: no input, output or metadata is read or decoded. A trace over
+    MAX_TRACE_OBSERVATIONS keeps an arbitrary subset of that size."""
     with engine.connect() as connection:
         row = (
             connection.execute(
@@ -253,15 +254,16 @@ def get_trace_outline(engine: Engine, project_id: str, trace_id: str) -> dict[st
         if row is None or not row["observation_count"]:
             return None
         columns = [observations.c[name] for name in _OUTLINE_COLUMNS]
+        # No ORDER BY: without planner statistics SQLite would walk the (project, start) index to
+        # produce that order, scanning the whole project; the (project, trace, span) key is direct.
         outline = connection.execute(
-            select(*columns)
+            select(observations.c.id, *columns)
             .where(observations.c.project_id == project_id, observations.c.trace_id == trace_id)
-            .order_by(observations.c.start_us, observations.c.id)
             .limit(MAX_TRACE_OBSERVATIONS)
         ).mappings()
         detail = trace_summary(row)
         detail["metadata"] = row["metadata"] or {}
-        detail["observations"] = [dict(o) for o in outline]
+        detail["observations"] = sorted((dict(o) for o in outline), key=lambda o: (o["start_us"], o["id"]))
         detail["scores"] = [score_dict(s) for s in _scores_of(connection, project_id, trace_id)]
     return detail
 
