@@ -41,6 +41,7 @@ from _common import (
     CpuWindow,
     TextGen,
     checkpoint_sqlite,
+    git_commit,
     machine_info,
     mb,
     print_table,
@@ -63,7 +64,7 @@ RARE_WORD = "zeppelin"
 COMMON_WORD = "customer"
 SNAPSHOT = "-2024-08-06"
 BIG_TRACE_SPANS = 2000
-DATASET_VERSION = 1
+DATASET_VERSION = 2  # bump when the schema or index format changes
 
 
 # --- dataset ------------------------------------------------------------------------------------
@@ -234,6 +235,7 @@ def build_dataset(home: Path, n_traces: int, seed: int) -> dict[str, Any]:
             "direct: contrail.store.writer.write_group, 5,000 observations a transaction, synchronous=NORMAL"
         ),
         "build_s": round(time.perf_counter() - t0, 1),
+        "built_at_commit": git_commit(),
         "db_bytes": size,
         "db_bytes_per_span": round(size / (spans + len(big))),
     }
@@ -244,7 +246,8 @@ def analyzed_copy(home: Path) -> Path:
     import sqlite3
 
     target = home.with_name(home.name + "_analyzed")
-    if (target / "analyzed").exists():
+    stamp = (home / "dataset.json").read_text()
+    if (target / "analyzed").exists() and (target / "dataset.json").read_text() == stamp:
         return target
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
