@@ -19,6 +19,7 @@ from contrail.server.state import ServerState
 from contrail.server.ui import install_ui
 from contrail.server.write_queue import WriteQueue
 from contrail.store.database import open_engine
+from contrail.store.maintenance import SqliteUpkeep, refresh_statistics
 from contrail.store.migrate import upgrade
 
 logger = logging.getLogger(__name__)
@@ -31,9 +32,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     migrations unless ``migrate`` is False.
     """
     settings = settings or Settings()
-    engine = open_engine(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
+    engine = open_engine(
+        settings.resolved_database_url(),
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_autocheckpoint=False,
+    )
     if migrate:
         upgrade(engine)
+        refresh_statistics(engine)
     state = ServerState(
         settings=settings,
         engine=engine,
@@ -44,10 +50,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         limits=IngestLimits(
             max_value_bytes=settings.max_value_bytes, max_spans_per_request=settings.max_spans_per_request
         ),
+        upkeep=SqliteUpkeep(engine),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.upkeep.start()
         yield
         await state.close()
 

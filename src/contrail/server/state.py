@@ -11,6 +11,7 @@ from contrail.ingest.limits import IngestLimits
 from contrail.server.auth import KeyVerifier, Principal
 from contrail.server.settings import Settings
 from contrail.server.write_queue import WriteQueue
+from contrail.store.maintenance import SqliteUpkeep
 
 
 @dataclasses.dataclass(slots=True)
@@ -20,9 +21,11 @@ class ServerState:
     keys: KeyVerifier
     writes: WriteQueue
     limits: IngestLimits
+    upkeep: SqliteUpkeep
 
     async def close(self) -> None:
         await self.writes.stop()
+        self.upkeep.stop()
         self.engine.dispose()
 
 

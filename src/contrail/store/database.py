@@ -27,7 +27,7 @@ class DatabaseUnavailableError(RuntimeError):
     """The configured database cannot be used; the message says what to do about it."""
 
 
-def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+def open_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: bool = True) -> Engine:
     """Create an engine for ``url`` and check that it answers.
 
     Raises DatabaseUnavailableError with a fix for bad URLs, missing drivers and unreachable servers.
@@ -40,7 +40,7 @@ def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
             "Use postgresql+psycopg://user@host:5432/db, or unset it for the embedded SQLite database."
         ) from exc
     if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url, parsed.database, sqlite_synchronous)
+        engine = _sqlite_engine(url, parsed.database, sqlite_synchronous, sqlite_autocheckpoint)
     elif parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(url, parsed.drivername)
     else:
@@ -51,7 +51,7 @@ def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     return engine
 
 
-def _sqlite_engine(url: str, database: str | None, synchronous: str) -> Engine:
+def _sqlite_engine(url: str, database: str | None, synchronous: str, autocheckpoint: bool) -> Engine:
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -66,6 +66,8 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA cache_size=-65536")
+        if not autocheckpoint:  # the server checkpoints from a background thread (store.maintenance)
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -1,0 +1,80 @@
+"""Background upkeep of the embedded SQLite database: WAL checkpoints and planner statistics.
+
+The writer's connections never checkpoint on commit (``wal_autocheckpoint=0``): a checkpoint copies
+the WAL into the database file and was a quarter of the writer's time. This thread does it instead,
+on its own connection, where SQLite releases the GIL and the second core can do the work. It also
+refreshes the planner's statistics (a bounded ANALYZE), without which SQLite picks the wrong index
+once tables grow (a trace's detail page scanned a whole index). PostgreSQL does both itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import Engine
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY_S = 1.0
+ANALYZE_EVERY_S = 600.0
+# Rows ANALYZE samples per index: enough for index choice, fast on a multi-GB file.
+ANALYSIS_LIMIT = 1000
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Update the planner's statistics (SQLite: bounded ANALYZE; other dialects: nothing)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy committed WAL pages into the database file without waiting for readers or writers."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+class SqliteUpkeep:
+    """A daemon thread running :func:`checkpoint` every second and :func:`refresh_statistics`
+    every ten minutes; a no-op on other dialects."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._engine.dialect.name != "sqlite" or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="contrail-sqlite-upkeep", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self._engine.dialect.name == "sqlite":
+            self._safely(checkpoint)
+
+    def _run(self) -> None:
+        next_analyze = time.monotonic() + ANALYZE_EVERY_S
+        while not self._stop.wait(CHECKPOINT_EVERY_S):
+            self._safely(checkpoint)
+            if time.monotonic() >= next_analyze:
+                self._safely(refresh_statistics)
+                next_analyze = time.monotonic() + ANALYZE_EVERY_S
+
+    def _safely(self, task: object) -> None:
+        try:
+            task(self._engine)  # type: ignore[operator]
+        except Exception:
+            # Upkeep must never take the server down; the next round tries again.
+            logger.warning(
+                "SQLite upkeep (%s) failed; will retry", getattr(task, "__name__", task), exc_info=True
+            )

@@ -1,0 +1,46 @@
+"""SQLite upkeep: the server checkpoints the WAL itself and keeps planner statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from contrail.schema.observation import Observation
+from contrail.store.database import open_engine
+from contrail.store.maintenance import checkpoint, refresh_statistics
+from contrail.store.migrate import upgrade
+from contrail.store.writer import WriteBatch, write_group
+
+
+def test_commits_leave_the_wal_to_the_upkeep_thread(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'c.db'}", sqlite_autocheckpoint=False)
+    upgrade(engine)
+    spans = [
+        Observation(trace_id=f"{i:032x}", span_id="1" * 16, name="x" * 2000, start_us=1_760_000_000_000_000)
+        for i in range(1, 3000)
+    ]
+    write_group(engine, [WriteBatch("p", spans)], 1)
+    with engine.connect() as connection:
+        before = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert before[1] > 1000  # nothing had copied the WAL back: autocheckpoint is off
+    checkpoint(engine)
+    with engine.connect() as connection:
+        busy, log_pages, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+    engine.dispose()
+    assert busy == 0
+    assert done == log_pages
+
+
+def test_statistics_cover_the_observation_indexes(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    upgrade(engine)
+    write_group(
+        engine, [WriteBatch("p", [Observation(trace_id="a" * 32, span_id="b" * 16, name="n", start_us=1)])], 1
+    )
+    refresh_statistics(engine)
+    with engine.connect() as connection:
+        analysed = {row[0] for row in connection.execute(text("SELECT tbl FROM sqlite_stat1"))}
+    engine.dispose()
+    assert {"observations", "traces"} <= analysed
