@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from contrail.store import projects
+from contrail.store import accounts, projects
 from tests.ui.conftest import Site, Watched, csrf_of, sign_in, signed_in_client
 
 
@@ -120,3 +120,23 @@ def test_a_project_the_user_is_not_in_stays_invisible(site: Site) -> None:
             "/settings/project", data={"project_id": other.id}, headers={"X-CSRF-Token": csrf_of(member)}
         )
         assert switch.status_code == 403
+
+
+def test_admin_changes_roles_and_removes_members_but_not_themselves(site: Site) -> None:
+    engine = site.engine()
+    user = accounts.create_user(engine, "temp-member@example.com", "a long enough password")
+    accounts.set_role(engine, user.id, site.live.project_id, "viewer")
+    admin_user = accounts.find_user(engine, site.emails["admin"])
+    assert admin_user is not None
+    with signed_in_client(site, "admin") as admin:
+        headers = {"X-CSRF-Token": csrf_of(admin)}
+        changed = admin.post(f"/settings/members/{user.id}/role", data={"role": "member"}, headers=headers)
+        assert changed.status_code == 303
+        roles = {m.user.email: m.role for m in accounts.list_members(engine, site.live.project_id)}
+        assert roles["temp-member@example.com"] == "member"
+        bad = admin.post(f"/settings/members/{user.id}/role", data={"role": "owner"}, headers=headers)
+        assert bad.status_code == 422
+        assert admin.post(f"/settings/members/{admin_user.id}/remove", headers=headers).status_code == 422
+        assert admin.post(f"/settings/members/{user.id}/remove", headers=headers).status_code == 303
+        emails = {m.user.email for m in accounts.list_members(engine, site.live.project_id)}
+        assert "temp-member@example.com" not in emails

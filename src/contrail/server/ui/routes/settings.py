@@ -75,7 +75,7 @@ def revoke_key(request: Request, who: Who, public_key: str) -> Response:
     except projects.ProjectError as exc:
         raise UiError(404, str(exc)) from exc
     state.keys.forget(public_key)
-    return RedirectResponse("/settings/keys", status_code=303)
+    return RedirectResponse(f"/settings/keys?project={project.project_id}", status_code=303)
 
 
 @router.get("/members")
@@ -115,7 +115,7 @@ def change_role(request: Request, who: Who, user_id: str, role: Annotated[str, F
     if user_id == who.user.id and checked != "admin" and not who.user.is_superuser:
         raise UiError(422, "You cannot lower your own role; ask another admin.")
     accounts.set_role(server_state(request).engine, user_id, project.project_id, checked)
-    return RedirectResponse("/settings/members", status_code=303)
+    return RedirectResponse(f"/settings/members?project={project.project_id}", status_code=303)
 
 
 @router.post("/members/{user_id}/remove")
@@ -124,7 +124,7 @@ def remove_member(request: Request, who: Who, user_id: str) -> Response:
     if user_id == who.user.id:
         raise UiError(422, "You cannot remove yourself; ask another admin.")
     accounts.remove_member(server_state(request).engine, user_id, project.project_id)
-    return RedirectResponse("/settings/members", status_code=303)
+    return RedirectResponse(f"/settings/members?project={project.project_id}", status_code=303)
 
 
 @router.get("/account")
