@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -107,3 +108,15 @@ def _check_reachable(engine: Engine) -> None:
             f"Cannot reach PostgreSQL at {url.host}:{url.port or 5432} ({reason}). "
             "Start it, or unset CONTRAIL_DATABASE_URL to use the embedded SQLite database."
         ) from exc
+
+
+def executemany(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` (written with ``?`` markers) for each row through the driver's executemany.
+
+    For the writer's hot statements: SQLAlchemy's per-row parameter processing costs more than
+    SQLite's own work there. Values must already be in driver form (JSON as text).
+    """
+    if rows:
+        if connection.dialect.name != "sqlite":
+            sql = sql.replace("?", "%s")
+        connection.exec_driver_sql(sql, list(rows))

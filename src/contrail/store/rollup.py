@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import orjson
+
 from contrail.schema.observation import Observation
 from contrail.store.preview import preview_text
 
@@ -14,7 +16,7 @@ _RANK_FIRST_SEEN, _RANK_ROOT, _RANK_EXPLICIT = 0, 1, 2
 
 
 class TraceRollup:
-    """Accumulates one trace's totals and descriptors; ``as_params`` gives the UPDATE parameters."""
+    """Accumulates one trace's totals and descriptors; ``as_driver_row`` gives the UPDATE parameters."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "name",
@@ -98,14 +100,12 @@ class TraceRollup:
             v["output_preview"] = preview_text(source_out) or v["output_preview"]
             v["io_rank"] = io_rank
 
-    def as_params(self) -> dict[str, Any]:
-        params = {"b_" + c: self.values[c] for c in self.COLUMNS}
-        params["b_tags"] = self.values["tags"] or None
-        params["b_models"] = self.values["models"] or None
-        params["b_metadata"] = self.values["metadata"] or None
-        params["b_project_id"] = self.project_id
-        params["b_trace_id"] = self.trace_id
-        return params
+    def as_driver_row(self) -> tuple[Any, ...]:
+        """Values for ``UPDATE traces SET <COLUMNS> WHERE project_id = ? AND trace_id = ?``."""
+        values = dict(self.values)
+        for column in ("tags", "models", "metadata"):
+            values[column] = orjson.dumps(values[column]).decode() if values[column] else None
+        return (*(values[c] for c in self.COLUMNS), self.project_id, self.trace_id)
 
 
 def _extend_unique(target: list[str], items: list[str]) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy import BigInteger, ColumnElement, Connection, bindparam, column, text
 from sqlalchemy.sql.selectable import TextualSelect
 
+from contrail.store.database import executemany
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 16
 # Full-text search looks at the newest this-many matching spans (documented with the `q` filter).
@@ -29,18 +31,18 @@ def index(connection: Connection, documents: Sequence[tuple[int, str, str]]) -> 
     if not documents:
         return
     if connection.dialect.name == "sqlite":
-        connection.execute(
-            text("INSERT INTO observations_fts(rowid, body) VALUES (:id, :body)"),
-            [{"id": i, "body": _project_token(p) + " " + body} for i, p, body in documents],
+        executemany(
+            connection,
+            "INSERT INTO observations_fts(rowid, body) VALUES (?, ?)",
+            [(i, _project_token(p) + " " + body) for i, p, body in documents],
         )
     else:
-        connection.execute(
-            text(
-                "INSERT INTO observation_search(observation_id, project_id, body) "
-                "VALUES (:id, :project, to_tsvector('simple', :body)) "
-                "ON CONFLICT (observation_id) DO UPDATE SET body = excluded.body"
-            ),
-            [{"id": i, "project": p, "body": body.replace("\x00", " ")} for i, p, body in documents],
+        executemany(
+            connection,
+            "INSERT INTO observation_search(observation_id, project_id, body) "
+            "VALUES (?, ?, to_tsvector('simple', ?)) "
+            "ON CONFLICT (observation_id) DO UPDATE SET body = excluded.body",
+            [(i, p, body.replace("\x00", " ")) for i, p, body in documents],
         )
 
 

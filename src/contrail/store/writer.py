@@ -18,13 +18,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, bindparam, select, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.schema.observation import Observation
 from contrail.schema.score import Score
 from contrail.store import activity, search
-from contrail.store.database import writing
+from contrail.store.database import executemany, writing
 from contrail.store.preview import search_text
 from contrail.store.rollup import TraceRollup
 from contrail.store.tables import observations, scores, traces
@@ -75,22 +75,27 @@ def _write_observations(
             changed_rows.append(row)
     _insert_new(connection, new_rows)
     _update_changed(connection, changed_rows, existing.values())
-    connection.execute(
-        update(traces)
-        .where(and_(traces.c.project_id == _b("b_project_id"), traces.c.trace_id == _b("b_trace_id")))
-        .values({name: _b("b_" + name) for name in TraceRollup.COLUMNS}),
-        [r.as_params() for r in rollups.values()],
-    )
+    executemany(connection, _UPDATE_TRACE, [r.as_driver_row() for r in rollups.values()])
     activity.apply(connection, rollups.values())
+
+
+_UPDATE_TRACE = (
+    "UPDATE traces SET "
+    + ", ".join(f'"{c}" = ?' for c in TraceRollup.COLUMNS)
+    + " WHERE project_id = ? AND trace_id = ?"
+)
+# A trace's row exists before its rollup is merged, so concurrent writers (PostgreSQL) lock one row.
+_TRACE_PLACEHOLDER = (
+    "INSERT INTO traces (project_id, trace_id, start_us, updated_us, name_rank, io_rank, input_tokens, "
+    "output_tokens, total_tokens, total_cost_nanos, error_count, observation_count) "
+    "VALUES (?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0) ON CONFLICT (project_id, trace_id) DO NOTHING"
+)
 
 
 def _lock_traces(
     connection: Connection, trace_keys: list[tuple[str, str]], now_us: int
 ) -> dict[tuple[str, str], TraceRollup]:
-    placeholders = [
-        {"project_id": p, "trace_id": t, "start_us": now_us, "updated_us": now_us} for p, t in trace_keys
-    ]
-    _insert_ignore(connection, traces, placeholders, ("project_id", "trace_id"))
+    executemany(connection, _TRACE_PLACEHOLDER, [(p, t, now_us, now_us) for p, t in trace_keys])
     rollups: dict[tuple[str, str], TraceRollup] = {}
     for project_id, trace_ids in _by_project(trace_keys):
         for chunk in _chunks(trace_ids):
@@ -299,13 +304,6 @@ def _score_row(project_id: str, score: Score, now_us: int) -> dict[str, Any]:
     }
 
 
-def _insert_ignore(
-    connection: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]
-) -> None:
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys)), rows)
-
-
 def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
     dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(table)
@@ -316,7 +314,3 @@ def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], keys
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _b(name: str) -> Any:
-    return bindparam(name)
