@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -30,32 +29,30 @@ def _message_text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
-    return " ".join(_strings(content))
+    parts: list[str] = []
+    if isinstance(content, (dict, list)):
+        _collect_strings(content, parts, 0)
+    return " ".join(parts)
 
 
 def search_text(*values: Any) -> str:
     """All strings inside the given JSON values, joined and bounded, for the full-text index."""
-    if all(isinstance(v, str) or v is None for v in values):  # the common case, without recursion
-        return " ".join(v for v in values if v)[:SEARCH_CHARS]
     parts: list[str] = []
-    size = 0
     for value in values:
-        for piece in _strings(value):
-            parts.append(piece)
-            size += len(piece) + 1
-            if size >= SEARCH_CHARS:
-                return " ".join(parts)[:SEARCH_CHARS]
-    return " ".join(parts)
+        if isinstance(value, str):
+            parts.append(value)
+        elif value is not None:
+            _collect_strings(value, parts, 0)
+    return " ".join(parts)[:SEARCH_CHARS]
 
 
-def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+def _collect_strings(value: Any, parts: list[str], depth: int) -> None:
+    # A plain recursive walk: generators cost more than the strings they yield on the ingest path.
     if depth > 32:
         return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item, depth + 1)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, (dict, list)):
+            _collect_strings(item, parts, depth + 1)
