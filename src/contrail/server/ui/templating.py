@@ -54,6 +54,13 @@ def when(value: str | None) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def short_when(value: str | None) -> str:
+    """An RFC 3339 time as ``Nov 25 10:04:05`` (UTC), for narrow columns."""
+    if not value:
+        return DASH
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %d %H:%M:%S")
+
+
 def at_us(value: int | None) -> str:
     return when(us_to_rfc3339(value))
 
@@ -75,7 +82,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(ms=format_ms, usd=usd, tokens=tokens, when=when, at_us=at_us, score=score_value)
+    env.filters.update(
+        ms=format_ms, usd=usd, tokens=tokens, when=when, short_when=short_when, at_us=at_us, score=score_value
+    )
     env.globals.update(static_version=_static_version(), version=__version__, urlencode_pairs=urlencode)
     return env
 
