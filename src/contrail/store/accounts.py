@@ -260,6 +260,8 @@ def start_session(engine: Engine, user: User, project_id: str | None) -> str:
     now = now_us()
     with writing(engine).begin() as connection:
         connection.execute(delete(ui_sessions).where(ui_sessions.c.expires_us < now))
+        stale = now - THROTTLE_WINDOW_SECONDS * 1_000_000
+        connection.execute(delete(signin_failures).where(signin_failures.c.window_start_us < stale))
         connection.execute(
             insert(ui_sessions).values(
                 token_hash=_sha256(token),
