@@ -35,19 +35,30 @@ _CHUNK = 500
 
 @dataclasses.dataclass(slots=True)
 class WriteBatch:
-    """What one ingest request asks to store for one project."""
+    """What one ingest request asks to store for one project.
+
+    ``prepare()`` turns the observations into database rows; the server calls it on the request's
+    own thread so the single writer, the pipeline's bottleneck, only runs SQL.
+    """
 
     project_id: str
     observations: list[Observation] = dataclasses.field(default_factory=list)
     scores: list[Score] = dataclasses.field(default_factory=list)
+    rows: list[dict[str, Any]] | None = None
+
+    def prepare(self, now_us: int) -> WriteBatch:
+        if self.rows is None:
+            self.rows = [_observation_row(self.project_id, obs, now_us) for obs in self.observations]
+        return self
 
 
 def write_group(engine: Engine, batches: Sequence[WriteBatch], now_us: int) -> None:
     """Store every batch in one transaction; raises on database errors (nothing is then stored)."""
-    by_key: dict[tuple[str, str, str], Observation] = {}
+    by_key: dict[tuple[str, str, str], tuple[Observation, dict[str, Any]]] = {}
     for batch in batches:
-        for obs in batch.observations:
-            by_key[(batch.project_id, obs.trace_id, obs.span_id)] = obs  # later copies win
+        rows = batch.prepare(now_us).rows or []
+        for obs, row in zip(batch.observations, rows, strict=True):
+            by_key[(batch.project_id, obs.trace_id, obs.span_id)] = (obs, row)  # later copies win
     with writing(engine).begin() as connection:
         if by_key:
             _write_observations(connection, by_key, now_us)
@@ -57,22 +68,22 @@ def write_group(engine: Engine, batches: Sequence[WriteBatch], now_us: int) -> N
 
 
 def _write_observations(
-    connection: Connection, by_key: dict[tuple[str, str, str], Observation], now_us: int
+    connection: Connection,
+    by_key: dict[tuple[str, str, str], tuple[Observation, dict[str, Any]]],
+    now_us: int,
 ) -> None:
     trace_keys = sorted({(project, trace) for project, trace, _ in by_key})
     rollups = _lock_traces(connection, trace_keys, now_us)
     existing = _existing_observations(connection, by_key, rollups)
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
-    for key, obs in by_key.items():
-        row = _observation_row(key[0], obs, now_us)
+    for key, (obs, row) in by_key.items():
         old = existing.get(key)
         rollups[(key[0], key[1])].add(obs, row, old)
         if old is None:
             new_rows.append(row)
         else:
-            row["id"] = old["id"]
-            changed_rows.append(row)
+            changed_rows.append(row | {"id": old["id"]})
     _insert_new(connection, new_rows)
     _update_changed(connection, changed_rows, existing.values())
     executemany(connection, _UPDATE_TRACE, [r.as_driver_row() for r in rollups.values()])
@@ -121,7 +132,7 @@ def _by_project(keys: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
 
 def _existing_observations(
     connection: Connection,
-    by_key: dict[tuple[str, str, str], Observation],
+    by_key: dict[tuple[str, str, str], Any],
     rollups: dict[tuple[str, str], TraceRollup],
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Stored versions of spans being re-sent; only traces that already had spans can hold any."""

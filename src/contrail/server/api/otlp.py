@@ -85,7 +85,7 @@ async def _export(request: Request, as_json: bool) -> Response:
 async def submit(request: Request, batch: WriteBatch) -> None:
     """Hand a batch to the writer and wait for its commit; 503 + Retry-After under backpressure."""
     try:
-        await server_state(request).writes.submit(batch)
+        await server_state(request).writes.submit(batch.prepare(now_us()))
     except QueueFullError as exc:
         raise ApiError(
             503,
