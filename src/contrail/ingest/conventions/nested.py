@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 def pop_prefixed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -13,12 +15,26 @@ def pop_prefixed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, 
     """
     found: dict[str, dict[str, Any]] = {}
     matched = [key for key in attrs if key.startswith(prefixes)]
+    if not matched:
+        return found
+    memo = _memo(prefixes)
     for key in matched:
-        for prefix in prefixes:
-            if key.startswith(prefix):
-                found.setdefault(prefix, {})[key[len(prefix) :]] = attrs.pop(key)
-                break
+        split = memo.get(key)
+        if split is None:
+            split = _remember(memo, key, _split_prefix(key, prefixes))
+        prefix, rest = split
+        group = found.get(prefix)
+        if group is None:
+            group = found[prefix] = {}
+        group[rest] = attrs.pop(key)
     return found
+
+
+def _split_prefix(key: str, prefixes: tuple[str, ...]) -> tuple[str, str]:
+    for prefix in prefixes:
+        if key.startswith(prefix):
+            return prefix, key[len(prefix) :]
+    raise ValueError(key)  # unreachable: only keys that start with a prefix are split
 
 
 def indexed_records(flat: dict[str, Any], infix: str) -> list[dict[str, Any]] | None:
@@ -28,15 +44,49 @@ def indexed_records(flat: dict[str, Any], infix: str) -> list[dict[str, Any]] | 
     value has another shape (dotted field, non-decimal index, dict value): use :func:`unflatten`.
     """
     records: dict[str, dict[str, Any]] = {}
+    memo = _memo(infix)
     for key, value in flat.items():
-        index, found, field = key.partition(infix)
-        if not found or "." in field or not _is_index(index) or isinstance(value, dict):
+        split = memo.get(key, _UNSEEN)
+        if split is _UNSEEN:
+            split = _remember(memo, key, _split_indexed(key, infix))
+        if split is None or isinstance(value, dict):
             return None
+        index, field = split
         record = records.get(index)
         if record is None:
             record = records[index] = {}
         record[field] = value
     return _as_list(records) if records else None
+
+
+def _split_indexed(key: str, infix: str) -> tuple[str, str] | None:
+    index, found, field = key.partition(infix)
+    if not found or "." in field or not _is_index(index):
+        return None
+    return index, field
+
+
+# How keys split, memoised: attribute keys repeat from span to span, and splitting one takes many
+# Python steps. Bounded in entries and key length, so hostile keys cannot grow it without limit.
+_MEMOS: dict[object, dict[str, Any]] = {}
+_MEMO_ENTRIES = 4096
+_MEMO_KEY_CHARS = 256
+_UNSEEN = object()
+
+
+def _memo(kind: object) -> dict[str, Any]:
+    memo = _MEMOS.get(kind)
+    if memo is None:
+        memo = _MEMOS[kind] = {}
+    return memo
+
+
+def _remember(memo: dict[str, Any], key: str, split: _T) -> _T:
+    if len(key) <= _MEMO_KEY_CHARS:
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = split
+    return split
 
 
 def unflatten(flat: dict[str, Any]) -> Any:
