@@ -44,3 +44,28 @@ def test_statistics_cover_the_observation_indexes(tmp_path: Path) -> None:
         analysed = {row[0] for row in connection.execute(text("SELECT tbl FROM sqlite_stat1"))}
     engine.dispose()
     assert {"observations", "traces"} <= analysed
+
+
+def test_a_starting_server_analyses_its_database(tmp_path: Path) -> None:
+    import time
+
+    from tests.conftest import start_contrail
+
+    server, _live = start_contrail(f"sqlite:///{tmp_path / 'c.db'}", tmp_path)
+    engine = open_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        deadline = time.monotonic() + 20
+        analysed = False
+        while not analysed and time.monotonic() < deadline:
+            with engine.connect() as connection:
+                analysed = (
+                    connection.exec_driver_sql(
+                        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+                    ).scalar_one()
+                    == 1
+                )
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+        server.stop()
+    assert analysed

@@ -19,7 +19,7 @@ from contrail.server.state import ServerState
 from contrail.server.ui import install_ui
 from contrail.server.write_queue import WriteQueue
 from contrail.store.database import open_engine
-from contrail.store.maintenance import SqliteUpkeep, refresh_statistics
+from contrail.store.maintenance import SqliteUpkeep
 from contrail.store.migrate import upgrade
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     if migrate:
         upgrade(engine)
-        refresh_statistics(engine)
     state = ServerState(
         settings=settings,
         engine=engine,

@@ -63,6 +63,7 @@ class SqliteUpkeep:
             self._safely(checkpoint)
 
     def _run(self) -> None:
+        self._safely(refresh_statistics)  # at once: a server may start on a large, never-analysed file
         next_analyze = time.monotonic() + ANALYZE_EVERY_S
         while not self._stop.wait(CHECKPOINT_EVERY_S):
             self._safely(checkpoint)
