@@ -46,6 +46,11 @@ def test_genai_spans_from_the_otel_sdk_arrive_as_a_trace_tree(contrail: LiveCont
     with contrail.client() as client:
         trace = client.get(f"/api/v1/traces/{trace_id}").json()
         listed = client.get("/api/v1/traces", params={"user_id": "user-7"}).json()["data"]
+        by_requested = client.get("/api/v1/traces", params={"model": "gpt-4o-mini"}).json()["data"]
+        by_answering = client.get("/api/v1/observations", params={"model": "gpt-4o-mini-2024-07-18"}).json()[
+            "data"
+        ]
+        obs_by_requested = client.get("/api/v1/observations", params={"model": "gpt-4o-mini"}).json()["data"]
 
     assert trace["name"] == "answer-question"
     assert trace["session_id"] == "sess-1"
@@ -62,6 +67,12 @@ def test_genai_spans_from_the_otel_sdk_arrive_as_a_trace_tree(contrail: LiveCont
     assert llm_obs["cost_usd"]["total"] == "0.0000198"
     assert llm_obs["metadata"]["contrail_cost"]["status"] == "priced"
     assert [t["trace_id"] for t in listed] == [trace_id]
+    assert [t["trace_id"] for t in by_requested] == [trace_id]
+    assert (
+        [o["span_id"] for o in by_answering]
+        == [o["span_id"] for o in obs_by_requested]
+        == [llm_obs["span_id"]]
+    )
 
 
 def test_langfuse_path_and_error_status(contrail: LiveContrail) -> None:

@@ -77,8 +77,11 @@ class TraceRollup:
                 v[column] = value
         _extend_unique(v["tags"], obs.tags)
         _extend_unique(v["tags"], obs.trace.tags)
-        if obs.model is not None:
-            _extend_unique(v["models"], [obs.model])
+        # Both names, so a filter on the requested model ("gpt-4o") finds what answered
+        # ("gpt-4o-2024-08-06") and the other way round.
+        for model in (obs.model_requested, obs.model_response):
+            if model is not None and model not in v["models"]:
+                v["models"].append(model)
         v["metadata"].update(obs.trace.metadata)
         self._describe(obs)
 
