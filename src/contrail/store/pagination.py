@@ -47,3 +47,11 @@ def after_cursor(
     if descending:
         return or_(sort_column < sort_value, and_(sort_column == sort_value, id_column < row_id))
     return or_(sort_column > sort_value, and_(sort_column == sort_value, id_column > row_id))
+
+
+def split_page(rows: list[Any], limit: int, sort_key: str, id_key: str) -> tuple[list[Any], str | None]:
+    """Rows fetched with ``LIMIT limit + 1``: the page, and the cursor after it when there is more."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1][sort_key], rows[-1][id_key])

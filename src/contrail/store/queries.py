@@ -12,7 +12,7 @@ from sqlalchemy import Engine, Select, select
 
 from contrail.schema.timeconv import us_to_rfc3339
 from contrail.store.filters import Filter, observation_conditions, trace_conditions
-from contrail.store.pagination import Page, after_cursor, encode_cursor
+from contrail.store.pagination import Page, after_cursor, split_page
 from contrail.store.tables import observations, scores, traces
 from contrail.store.types import nanos_to_usd, unpack_json
 
@@ -41,12 +41,9 @@ def list_traces(
     if cursor:
         query = query.where(after_cursor(sort_column, traces.c.trace_id, cursor, descending))
     order = (sort_column.desc(), traces.c.trace_id.desc()) if descending else (sort_column, traces.c.trace_id)
-    rows = _fetch(engine, query.order_by(*order).limit(limit + 1))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last[sort_column.name], last["trace_id"])
+    rows, next_cursor = split_page(
+        _fetch(engine, query.order_by(*order).limit(limit + 1)), limit, sort_column.name, "trace_id"
+    )
     return Page([trace_summary(r) for r in rows], next_cursor)
 
 
@@ -88,10 +85,7 @@ def list_observations(
     rows = _fetch(
         engine, query.order_by(observations.c.start_us.desc(), observations.c.id.desc()).limit(limit + 1)
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["start_us"], rows[-1]["id"])
+    rows, next_cursor = split_page(rows, limit, "start_us", "id")
     return Page([observation_detail(r) for r in rows], next_cursor)
 
 
@@ -112,10 +106,7 @@ def list_scores(
     if cursor:
         query = query.where(after_cursor(scores.c.timestamp_us, scores.c.id, cursor, True))
     rows = _fetch(engine, query.order_by(scores.c.timestamp_us.desc(), scores.c.id.desc()).limit(limit + 1))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["timestamp_us"], rows[-1]["id"])
+    rows, next_cursor = split_page(rows, limit, "timestamp_us", "id")
     return Page([score_dict(r) for r in rows], next_cursor)
 
 

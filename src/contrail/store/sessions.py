@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select
 
 from contrail.schema.timeconv import us_to_rfc3339
-from contrail.store.pagination import Page, after_cursor, encode_cursor
+from contrail.store.pagination import Page, after_cursor, split_page
 from contrail.store.queries import trace_summary
 from contrail.store.tables import session_activity, traces, user_activity
 from contrail.store.types import nanos_to_usd
@@ -72,11 +72,9 @@ def _list(
         query = query.where(after_cursor(table.c.last_seen_us, key, cursor, descending=True))
     query = query.order_by(table.c.last_seen_us.desc(), key.desc()).limit(limit + 1)
     with engine.connect() as connection:
-        rows = list(connection.execute(query).mappings())
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["last_seen_us"], rows[-1][key_name])
+        rows, next_cursor = split_page(
+            list(connection.execute(query).mappings()), limit, "last_seen_us", key_name
+        )
         other_name, other_counts = _distinct_others(
             connection, project_id, key_name, [r[key_name] for r in rows]
         )
