@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+
+screenshots: $(VENV)/.installed-$(EXTRAS)
+	CONTRAIL_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/ui/test_browse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
