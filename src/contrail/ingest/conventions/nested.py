@@ -13,16 +13,16 @@ def pop_prefixed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, 
     Returns ``{prefix: {rest_of_key: value}}`` for the prefixes that matched; a key matching several
     prefixes goes to the first listed.
     """
-    found: dict[str, dict[str, Any]] = {}
-    matched = [key for key in attrs if key.startswith(prefixes)]
-    if not matched:
-        return found
     memo = _memo(prefixes)
-    for key in matched:
-        split = memo.get(key)
-        if split is None:
+    matched = []
+    for key in attrs:
+        split = memo.get(key, _UNSEEN)
+        if split is _UNSEEN:
             split = _remember(memo, key, _split_prefix(key, prefixes))
-        prefix, rest = split
+        if split is not None:
+            matched.append((key, split))
+    found: dict[str, dict[str, Any]] = {}
+    for key, (prefix, rest) in matched:
         group = found.get(prefix)
         if group is None:
             group = found[prefix] = {}
@@ -30,11 +30,12 @@ def pop_prefixed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, 
     return found
 
 
-def _split_prefix(key: str, prefixes: tuple[str, ...]) -> tuple[str, str]:
-    for prefix in prefixes:
-        if key.startswith(prefix):
-            return prefix, key[len(prefix) :]
-    raise ValueError(key)  # unreachable: only keys that start with a prefix are split
+def _split_prefix(key: str, prefixes: tuple[str, ...]) -> tuple[str, str] | None:
+    if key.startswith(prefixes):
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                return prefix, key[len(prefix) :]
+    return None
 
 
 def indexed_records(flat: dict[str, Any], infix: str) -> list[dict[str, Any]] | None:
