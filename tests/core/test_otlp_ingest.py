@@ -68,11 +68,8 @@ def test_genai_spans_from_the_otel_sdk_arrive_as_a_trace_tree(contrail: LiveCont
     assert llm_obs["metadata"]["contrail_cost"]["status"] == "priced"
     assert [t["trace_id"] for t in listed] == [trace_id]
     assert [t["trace_id"] for t in by_requested] == [trace_id]
-    assert (
-        [o["span_id"] for o in by_answering]
-        == [o["span_id"] for o in obs_by_requested]
-        == [llm_obs["span_id"]]
-    )
+    assert [o["span_id"] for o in by_answering] == [llm_obs["span_id"]]
+    assert obs_by_requested == []  # observations filter on the answering model (an indexed column)
 
 
 def test_langfuse_path_and_error_status(contrail: LiveContrail) -> None:

@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    or_,
     select,
     text,
     true,
@@ -92,8 +91,8 @@ def observation_conditions(
     conditions = _common(table, flt, project_id, dialect, duration="duration_us", cost="total_cost_nanos")
     if flt.has_error is not None:
         conditions.append(c.is_error.is_(flt.has_error))
-    if flt.model is not None:  # the requested or the answering model
-        conditions.append(or_(c.model == flt.model, c.model_requested == flt.model))
+    if flt.model is not None:  # the answering model, else the requested one (indexed); traces match both
+        conditions.append(c.model == flt.model)
     for column in ("type", "level", "trace_id"):
         value = getattr(flt, column)
         if value is not None:

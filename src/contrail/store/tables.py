@@ -109,7 +109,7 @@ observations = Table(
     UniqueConstraint("project_id", "trace_id", "span_id"),
     Index(None, "project_id", "start_us"),
     Index(None, "project_id", "model", "start_us"),
-    Index(None, "project_id", "type", "start_us"),
+    Index(None, "project_id", "is_error", "start_us"),
 )
 
 traces = Table(
