@@ -53,8 +53,9 @@ def _from_genai_message(message: dict[str, Any], default_role: str) -> dict[str,
     others = False
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind in _TEXT_PART_TYPES and isinstance(part.get("content"), str):
-            texts.append(part["content"])
+        content = part.get("content") if kind in _TEXT_PART_TYPES else None
+        if isinstance(content, str):
+            texts.append(content)
         elif kind == "tool_call":
             calls.append(tool_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
@@ -69,7 +70,8 @@ def _from_genai_message(message: dict[str, Any], default_role: str) -> dict[str,
         normal["tool_calls"] = calls
     if others:
         normal["parts"] = parts
-    _copy_extra(message, normal, ("role", "parts"))
+    if len(message) > 1 + ("role" in message):  # keys beyond "role" and "parts"
+        _copy_extra(message, normal, ("role", "parts"))
     return normal
 
 
