@@ -66,7 +66,8 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, autocheckpo
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-65536")
+        # 16 MB of page cache per connection: the OS caches the file too, and a server holds several.
+        cursor.execute("PRAGMA cache_size=-16384")
         if not autocheckpoint:  # the server checkpoints from a background thread (store.maintenance)
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
