@@ -208,23 +208,39 @@ class _SpanMapper:
         trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
         start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
         self._spans_left -= 1
-        if self._spans_left < 0:
-            reason: str | None = f"more than {self._max_spans} spans in one request"
-        else:
-            reason = _check_ids(trace_id, span_id, parent) or self._check_times(start_ns, end_ns)
-        if reason is not None:
-            self.rejected.append(SpanRejection(trace_id.hex(), span_id.hex(), reason))
-            return
+        start_us = start_ns // 1000
+        # The common case in one expression; _rejection says why when it fails.
+        if not (
+            len(trace_id) == 16
+            and len(span_id) == 8
+            and self._min_start_us <= start_us <= self._max_start_us
+            and end_ns >= start_ns
+            and self._spans_left >= 0
+            and (not parent or len(parent) == 8)
+            and trace_id != _ZERO_TRACE_ID
+            and span_id != _ZERO_SPAN_ID
+        ):
+            reason = self._rejection(trace_id, span_id, parent, start_ns, end_ns)
+            if reason is not None:
+                self.rejected.append(SpanRejection(trace_id.hex(), span_id.hex(), reason))
+                return
         obs = Observation(
             trace_id=trace_id.hex(),
             span_id=span_id.hex(),
             name=self._name(span.name),
-            start_us=start_ns // 1000,
+            start_us=start_us,
             parent_span_id=parent.hex() if parent and parent != _ZERO_SPAN_ID else None,
             end_us=end_ns // 1000 if end_ns else None,
         )
         self._map_fields(span, obs)
         self.observations.append(obs)
+
+    def _rejection(
+        self, trace_id: bytes, span_id: bytes, parent: bytes, start_ns: int, end_ns: int
+    ) -> str | None:
+        if self._spans_left < 0:
+            return f"more than {self._max_spans} spans in one request"
+        return _check_ids(trace_id, span_id, parent) or self._check_times(start_ns, end_ns)
 
     def _name(self, name: str) -> str:
         if not name:

@@ -113,6 +113,8 @@ def from_openinference_records(records: list[dict[str, Any]]) -> list[dict[str, 
 
 def _from_openinference_message(message: dict[str, Any]) -> dict[str, Any]:
     normal: dict[str, Any] = {"role": message.get("role"), "content": message.get("content")}
+    if _only_role_and_content(message):
+        return normal
     for key, value in message.items():
         if key == "tool_calls" and isinstance(value, list):
             normal["tool_calls"] = [_openinference_tool_call(call) for call in value]
@@ -121,6 +123,10 @@ def _from_openinference_message(message: dict[str, Any]) -> dict[str, Any]:
         elif key not in ("role", "content"):
             normal[key] = value
     return normal
+
+
+def _only_role_and_content(message: dict[str, Any]) -> bool:
+    return len(message) == ("role" in message) + ("content" in message)
 
 
 def _openinference_tool_call(item: Any) -> Any:
@@ -145,11 +151,12 @@ def from_indexed(messages: Any) -> list[dict[str, Any]] | None:
     result = []
     for message in messages:
         normal: dict[str, Any] = {"role": message.get("role"), "content": message.get("content")}
-        for key, value in message.items():
-            if key == "tool_calls" and isinstance(value, list):
-                normal["tool_calls"] = [_indexed_tool_call(call) for call in value]
-            elif key not in ("role", "content"):
-                normal[key] = value
+        if not _only_role_and_content(message):
+            for key, value in message.items():
+                if key == "tool_calls" and isinstance(value, list):
+                    normal["tool_calls"] = [_indexed_tool_call(call) for call in value]
+                elif key not in ("role", "content"):
+                    normal[key] = value
         result.append(normal)
     return result
 
