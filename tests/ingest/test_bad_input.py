@@ -276,3 +276,24 @@ def test_unicode_digit_indices_never_raise() -> None:
     batch = map_export_request(request, IngestLimits(), 1_760_000_000_000_000)
     assert len(batch.observations) == 1
     assert batch.observations[0].usage.input_tokens is None
+
+
+def test_infinite_or_nan_time_to_first_token_is_ignored() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from contrail.ingest.limits import IngestLimits
+    from contrail.ingest.otlp import map_export_request
+
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add()
+    for n, value in enumerate((float("inf"), float("nan"), 0.25), start=1):
+        span = spans.spans.add()
+        span.trace_id, span.span_id, span.name = b"\x01" * 16, bytes([n]) * 8, "chat"
+        span.start_time_unix_nano = span.end_time_unix_nano = 1_760_000_000_000_000_000
+        span.attributes.append(KeyValue(key="gen_ai.operation.name", value=AnyValue(string_value="chat")))
+        span.attributes.append(
+            KeyValue(key="gen_ai.response.time_to_first_chunk", value=AnyValue(double_value=value))
+        )
+    batch = map_export_request(request, IngestLimits(), 1_760_000_000_000_000)
+    assert [o.ttft_us for o in batch.observations] == [None, None, 250_000]

@@ -70,6 +70,9 @@ _TOOL_AND_RETRIEVAL = (
     ("gen_ai.retrieval.query.text", "gen_ai.retrieval.documents"),
 )
 
+# A first token after a day is not a measurement (and inf must never reach int()).
+_MAX_TTFT_S = 86_400.0
+
 
 def applies(span: SpanInput) -> bool:
     """True for spans carrying any ``gen_ai.*`` attribute the module maps, or GenAI events."""
@@ -108,7 +111,7 @@ def apply(span: SpanInput, obs: Observation) -> None:
         obs.session_id = pop_str(attrs, "gen_ai.conversation.id") or obs.session_id
     if "gen_ai.response.time_to_first_chunk" in attrs:
         ttft_s = pop_float(attrs, "gen_ai.response.time_to_first_chunk")
-        if ttft_s is not None and ttft_s >= 0:
+        if ttft_s is not None and 0 <= ttft_s < _MAX_TTFT_S:  # also refuses inf and NaN
             obs.ttft_us = int(ttft_s * 1_000_000)
     _io_attributes(span, obs)
     if span.events:
