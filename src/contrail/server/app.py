@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from contrail._version import __version__
 from contrail.ingest.limits import IngestLimits
-from contrail.server.api import health, ingest, otlp, scores, sessions, traces
+from contrail.server.api import health, ingest, metrics, otlp, scores, sessions, traces
 from contrail.server.auth import KeyVerifier
 from contrail.server.errors import install_error_handlers
 from contrail.server.middleware import RejectNulInUrl
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.contrail = state
     install_error_handlers(app)
     app.add_middleware(RejectNulInUrl)
-    for module in (health, otlp, ingest, traces, sessions, scores):
+    for module in (health, otlp, ingest, traces, sessions, scores, metrics):
         app.include_router(module.router)
     install_ui(app)
     return app

@@ -1,0 +1,83 @@
+"""Metrics: aggregates per group and time bucket, and top-N groups, under any list filter."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from contrail.analytics import metrics
+from contrail.schema.timeconv import us_to_rfc3339
+from contrail.server.api.params import filter_params
+from contrail.server.auth import Principal
+from contrail.server.errors import ERROR_RESPONSES, ApiError
+from contrail.server.state import principal, server_state
+from contrail.store.filters import Filter
+
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=ERROR_RESPONSES)
+
+Caller = Annotated[Principal, Depends(principal)]
+Filters = Annotated[Filter, Depends(filter_params)]
+GROUP_HELP = f"One of {', '.join(metrics.GROUPS)}, or metadata:<key>"
+
+
+@router.get("/observations", summary="Observation metrics per group and time bucket")
+def observation_metrics(
+    request: Request,
+    caller: Caller,
+    flt: Filters,
+    group_by: Annotated[str | None, Query(description=GROUP_HELP)] = None,
+    bucket: Annotated[
+        str | None,
+        Query(
+            description="minute, hour, day (UTC) or auto (coarsest grain under ~200 buckets); "
+            f"more than {metrics.MAX_BUCKETS} buckets is a 422"
+        ),
+    ] = None,
+    type: str | None = None,
+) -> dict[str, Any]:
+    flt.type = type
+    with _metrics_errors():
+        rows = metrics.observation_metrics(
+            server_state(request).engine, caller.project_id, flt, group_by=group_by, bucket=bucket
+        )
+    return {"data": [_metric_dict(row) for row in rows]}
+
+
+@router.get("/top", summary="Top groups by cost, tokens, count, errors or mean latency")
+def top(
+    request: Request,
+    caller: Caller,
+    flt: Filters,
+    by: Annotated[str, Query(description=GROUP_HELP)] = "user_id",
+    metric: Annotated[str, Query(description=", ".join(metrics.TOP_METRICS))] = "cost",
+    n: Annotated[int, Query(ge=1, le=metrics.MAX_TOP)] = 10,
+    type: str | None = None,
+) -> dict[str, Any]:
+    flt.type = type
+    with _metrics_errors():
+        rows = metrics.top(server_state(request).engine, caller.project_id, flt, by=by, metric=metric, n=n)
+    return {"data": [dataclasses.asdict(row) for row in rows], "by": by, "metric": metric}
+
+
+def _metric_dict(row: metrics.MetricRow) -> dict[str, Any]:
+    out = dataclasses.asdict(row)
+    start = out.pop("bucket_start_us")
+    out["bucket_start"] = None if start is None else us_to_rfc3339(start)
+    return out
+
+
+@contextlib.contextmanager
+def _metrics_errors() -> Iterator[None]:
+    try:
+        yield
+    except metrics.MetricsError as exc:
+        raise ApiError(
+            422,
+            "invalid_parameters",
+            str(exc),
+            [{"loc": ["query", exc.field], "message": exc.message}],
+        ) from exc
