@@ -1,4 +1,5 @@
-"""What the running server holds: settings, engine, key verifier and write queue."""
+"""What the running server holds (settings, engine, key verifier, write queue), and the request helpers
+that reach it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from contrail.ingest.limits import IngestLimits
+from contrail.schema.timeconv import now_us
 from contrail.server.auth import KeyVerifier, Principal
+from contrail.server.errors import ApiError
 from contrail.server.settings import Settings
-from contrail.server.write_queue import WriteQueue
+from contrail.server.write_queue import QueueFullError, WriteQueue, WriterStoppedError
 from contrail.store.maintenance import SqliteUpkeep
+from contrail.store.writer import WriteBatch
 
 
 @dataclasses.dataclass(slots=True)
@@ -37,3 +41,20 @@ def server_state(request: Request) -> ServerState:
 async def principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (401 otherwise)."""
     return await server_state(request).keys.authenticate(request)
+
+
+async def submit(request: Request, batch: WriteBatch) -> None:
+    """Hand a batch to the writer and wait for its commit; 503 + Retry-After under backpressure."""
+    try:
+        await server_state(request).writes.submit(batch.prepare(now_us()))
+    except QueueFullError as exc:
+        raise ApiError(
+            503,
+            "overloaded",
+            "The write queue is full; retry later.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    except WriterStoppedError as exc:
+        raise ApiError(
+            503, "shutting_down", "The server is shutting down.", headers={"Retry-After": "5"}
+        ) from exc

@@ -23,11 +23,10 @@ from contrail.ingest.langfuse_api import (
 from contrail.ingest.limits import IngestLimits
 from contrail.ingest.native import NativeBatchError, map_native_batch
 from contrail.schema.timeconv import now_us
-from contrail.server.api.otlp import submit
 from contrail.server.body import read_body
 from contrail.server.errors import ERROR_RESPONSES, ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import principal, server_state
+from contrail.server.state import principal, server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"], responses=ERROR_RESPONSES)

@@ -22,8 +22,7 @@ from contrail.schema.timeconv import now_us
 from contrail.server.body import read_body
 from contrail.server.errors import ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import server_state
-from contrail.server.write_queue import QueueFullError, WriterStoppedError
+from contrail.server.state import server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"])
@@ -80,23 +79,6 @@ async def _export(request: Request, as_json: bool) -> Response:
             }
         return JsonResponse(payload)
     return Response(response.SerializeToString(), media_type=_PROTOBUF)
-
-
-async def submit(request: Request, batch: WriteBatch) -> None:
-    """Hand a batch to the writer and wait for its commit; 503 + Retry-After under backpressure."""
-    try:
-        await server_state(request).writes.submit(batch.prepare(now_us()))
-    except QueueFullError as exc:
-        raise ApiError(
-            503,
-            "overloaded",
-            "The write queue is full; retry later.",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
-    except WriterStoppedError as exc:
-        raise ApiError(
-            503, "shutting_down", "The server is shutting down.", headers={"Retry-After": "5"}
-        ) from exc
 
 
 def _status_response(exc: ApiError, as_json: bool) -> Response:

@@ -11,11 +11,10 @@ from contrail.ingest.scores import ScoreError
 from contrail.schema.score import ScoreSource
 from contrail.schema.timeconv import now_us
 from contrail.schema.wire import ScoreIn
-from contrail.server.api.otlp import submit
 from contrail.server.api.params import MAX_PAGE, cursor_errors
 from contrail.server.auth import Principal
 from contrail.server.errors import ERROR_RESPONSES, ApiError
-from contrail.server.state import principal, server_state
+from contrail.server.state import principal, server_state, submit
 from contrail.store import queries
 from contrail.store.writer import WriteBatch
 
