@@ -16,6 +16,7 @@ from contrail.server.errors import install_error_handlers
 from contrail.server.middleware import RejectNulInUrl
 from contrail.server.settings import Settings
 from contrail.server.state import ServerState
+from contrail.server.telemetry import ServerTelemetry
 from contrail.server.ui import install_ui
 from contrail.server.write_queue import WriteQueue
 from contrail.store.database import open_engine
@@ -39,17 +40,22 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     if migrate:
         upgrade(engine)
+    telemetry = ServerTelemetry()
     state = ServerState(
         settings=settings,
         engine=engine,
         keys=KeyVerifier(engine, settings.key_cache_seconds),
         writes=WriteQueue(
-            engine, max_spans=settings.write_queue_spans, group_spans=settings.write_group_spans
+            engine,
+            max_spans=settings.write_queue_spans,
+            group_spans=settings.write_group_spans,
+            on_written=telemetry.write_seconds.observe,
         ),
         limits=IngestLimits(
             max_value_bytes=settings.max_value_bytes, max_spans_per_request=settings.max_spans_per_request
         ),
         upkeep=SqliteUpkeep(engine),
+        telemetry=telemetry,
     )
 
     @contextlib.asynccontextmanager

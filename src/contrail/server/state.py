@@ -13,6 +13,7 @@ from contrail.schema.timeconv import now_us
 from contrail.server.auth import KeyVerifier, Principal
 from contrail.server.errors import ApiError
 from contrail.server.settings import Settings
+from contrail.server.telemetry import ServerTelemetry
 from contrail.server.write_queue import QueueFullError, WriteQueue, WriterStoppedError
 from contrail.store.maintenance import SqliteUpkeep
 from contrail.store.writer import WriteBatch
@@ -26,6 +27,7 @@ class ServerState:
     writes: WriteQueue
     limits: IngestLimits
     upkeep: SqliteUpkeep
+    telemetry: ServerTelemetry
 
     async def close(self) -> None:
         await self.writes.stop()
@@ -43,10 +45,11 @@ async def principal(request: Request) -> Principal:
     return await server_state(request).keys.authenticate(request)
 
 
-async def submit(request: Request, batch: WriteBatch) -> None:
+async def submit(request: Request, batch: WriteBatch, endpoint: str) -> None:
     """Hand a batch to the writer and wait for its commit; 503 + Retry-After under backpressure."""
+    state = server_state(request)
     try:
-        await server_state(request).writes.submit(batch.prepare(now_us()))
+        await state.writes.submit(batch.prepare(now_us()))
     except QueueFullError as exc:
         raise ApiError(
             503,
@@ -58,3 +61,10 @@ async def submit(request: Request, batch: WriteBatch) -> None:
         raise ApiError(
             503, "shutting_down", "The server is shutting down.", headers={"Retry-After": "5"}
         ) from exc
+    state.telemetry.spans.labels(endpoint, "accepted").inc(len(batch.observations) + len(batch.scores))
+    state.telemetry.llm.add(batch.project_id, batch.observations)
+
+
+def count_rejected(request: Request, endpoint: str, count: int) -> None:
+    if count:
+        server_state(request).telemetry.spans.labels(endpoint, "rejected").inc(count)

@@ -12,6 +12,8 @@ import collections
 import concurrent.futures
 import dataclasses
 import logging
+import time
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -41,7 +43,15 @@ class _Pending:
 
 
 class WriteQueue:
-    def __init__(self, engine: Engine, *, max_spans: int, group_spans: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_spans: int,
+        group_spans: int,
+        on_written: Callable[[float], None] | None = None,
+    ) -> None:
+        self._on_written = on_written
         self._engine = engine
         self._max_spans = max_spans
         self._group_spans = group_spans
@@ -102,10 +112,13 @@ class WriteQueue:
 
     async def _write(self, group: list[_Pending]) -> None:
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             await loop.run_in_executor(
                 self._executor, write_group, self._engine, [p.batch for p in group], now_us()
             )
+            if self._on_written is not None:
+                self._on_written(time.perf_counter() - started)
         except Exception as exc:
             if len(group) > 1:
                 # Find the batch at fault: write the others one by one so they still succeed.

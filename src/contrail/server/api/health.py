@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import Response
 
 from contrail._version import __version__
 from contrail.server.auth import Principal
@@ -23,3 +25,14 @@ async def health(request: Request) -> dict[str, Any]:
 @router.get("/api/v1/whoami", summary="The project the API key belongs to")
 async def whoami(caller: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
     return {"project_id": caller.project_id, "public_key": caller.public_key}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: server health, ingest, and the calling project's LLM usage",
+    response_class=Response,
+)
+async def metrics(request: Request, caller: Annotated[Principal, Depends(principal)]) -> Response:
+    state = server_state(request)
+    body = state.telemetry.render(caller.project_id, state.writes.pending_spans)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -26,7 +26,7 @@ from contrail.schema.timeconv import now_us
 from contrail.server.body import read_body
 from contrail.server.errors import ERROR_RESPONSES, ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import principal, server_state, submit
+from contrail.server.state import count_rejected, principal, server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"], responses=ERROR_RESPONSES)
@@ -67,7 +67,8 @@ async def ingest_native(request: Request) -> JsonResponse:
         )
     price_observations(mapped.observations)
     if mapped.observations or mapped.scores:
-        await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores))
+        await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores), "native")
+    count_rejected(request, "native", sum(1 for r in mapped.results if r.status >= 400))
     return JsonResponse(mapped.response().model_dump(), status_code=207)
 
 
@@ -92,6 +93,6 @@ async def _langfuse_scores(
     except LangfusePayloadError as exc:
         raise ApiError(400, "invalid_batch", str(exc)) from exc
     if mapped.scores:
-        await submit(request, WriteBatch(caller.project_id, scores=mapped.scores))
+        await submit(request, WriteBatch(caller.project_id, scores=mapped.scores), "langfuse")
     status, body = mapped.response()
     return JsonResponse(body, status_code=status)

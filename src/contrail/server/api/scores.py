@@ -52,5 +52,5 @@ async def create_score(request: Request, caller: Caller, body: ScoreIn) -> dict[
         score = map_score(body, server_state(request).limits, now_us())
     except ScoreError as exc:
         raise ApiError(422, "invalid_score", str(exc)) from exc
-    await submit(request, WriteBatch(caller.project_id, scores=[score]))
+    await submit(request, WriteBatch(caller.project_id, scores=[score]), "api")
     return {"id": score.id}
