@@ -105,12 +105,15 @@ def test_throttle_blocks_after_the_limit_and_reopens_after_the_window(engine: En
     assert accounts.sign_in(engine, email, PASSWORD, address).user is not None
 
 
-def test_first_admin_is_created_once(engine: Engine, database_url: str) -> None:
-    if database_url.startswith("postgresql"):
-        pytest.skip("the shared PostgreSQL database already has users from other tests")
-    created = accounts.ensure_first_admin(engine)
-    assert created is not None
-    user, password = created
-    assert user.is_superuser and user.email == accounts.FIRST_ADMIN_EMAIL
-    assert accounts.sign_in(engine, user.email, password, "127.0.0.1").user == user
-    assert accounts.ensure_first_admin(engine) is None
+def test_first_admin_is_created_once(empty_database_url: str) -> None:
+    engine = open_engine(empty_database_url)
+    try:
+        upgrade(engine)
+        created = accounts.ensure_first_admin(engine)
+        assert created is not None
+        user, password = created
+        assert user.is_superuser and user.email == accounts.FIRST_ADMIN_EMAIL
+        assert accounts.sign_in(engine, user.email, password, "127.0.0.1").user == user
+        assert accounts.ensure_first_admin(engine) is None
+    finally:
+        engine.dispose()
