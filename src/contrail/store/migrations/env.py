@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from alembic import context
 
-from contrail.store import account_tables  # noqa: F401  (registers the account tables on metadata)
+# Registers every table module on the shared metadata.
+from contrail.store import (  # noqa: F401
+    account_tables,
+    alert_tables,
+    eval_tables,
+    pricing_tables,
+    prompt_tables,
+    rollup_tables,
+)
 from contrail.store.tables import metadata
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,8 @@
+"""Prompt registry tables (migration 0006).
+
+On the shared metadata of store.tables; store/migrations/env.py imports this module.
+"""
+
+from __future__ import annotations
+
+from contrail.store.tables import metadata  # noqa: F401
