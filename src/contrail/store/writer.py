@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.schema.observation import Observation
 from contrail.schema.score import Score
-from contrail.store import activity, search
+from contrail.store import activity, metric_rollups, search
 from contrail.store.database import executemany, writing
 from contrail.store.preview import search_text
 from contrail.store.rollup import TraceRollup
@@ -88,6 +88,9 @@ def _write_observations(
     _update_changed(connection, changed_rows, existing.values())
     executemany(connection, _UPDATE_TRACE, [r.as_driver_row() for r in rollups.values()])
     activity.apply(connection, rollups.values())
+    metric_rollups.apply(
+        connection, [(row, obs.output, existing.get(key)) for key, (obs, row) in by_key.items()]
+    )
 
 
 _UPDATE_TRACE = (
@@ -178,6 +181,18 @@ _OLD_COLUMNS = (
     "total_tokens",
     "total_cost_nanos",
     "is_error",
+    # what metric_rollups takes back for a re-sent span
+    "type",
+    "start_us",
+    "duration_us",
+    "ttft_us",
+    "model",
+    "provider",
+    "environment",
+    "release",
+    "prompt_name",
+    "prompt_version",
+    "cached_input_tokens",
 )
 
 
