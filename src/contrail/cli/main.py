@@ -24,6 +24,7 @@ def _register() -> None:
     from contrail.cli.db import db_group
     from contrail.cli.demo import demo_command
     from contrail.cli.doctor import doctor_command
+    from contrail.cli.evals import eval_group
     from contrail.cli.prices import prices_group
     from contrail.cli.projects import keys_group, projects_group
     from contrail.cli.server import server_command
@@ -41,6 +42,7 @@ def _register() -> None:
         prices_group,
         demo_command,
         users_group,
+        eval_group,
     ):
         cli.add_command(command)
     try:

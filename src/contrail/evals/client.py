@@ -85,7 +85,7 @@ class EvalsClient:
         self.host = host.rstrip("/")
         self._auth = _auth_header(public_key, secret_key)
         self._timeout = timeout_s
-        self._retry = retry or RetryPolicy(max_retries=4, base_delay_s=0.25)
+        self._retry = retry or RetryPolicy(max_retries=3, base_delay_s=0.2)
         self._http: httpx.AsyncClient | None = None
 
     @classmethod

@@ -1,0 +1,323 @@
+"""``eval.yaml``: what ``contrail eval run`` evaluates and when it fails (schema in docs/evals.md).
+
+    dataset: qa-golden
+    target: {kind: python, function: "myapp.rag:answer"}
+    scorers: [exact_match, {type: contains, value: "Paris"}]
+    thresholds: ["exact_match.mean >= 0.8"]
+    baseline: main-nightly
+
+Errors name the file and line: :class:`ConfigError` for bad YAML, unknown fields and bad values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import operator
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from contrail.evals.targets import HttpTarget, ModelTarget, Target
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_THRESHOLD = re.compile(r"^\s*([A-Za-z0-9_.\-/]+)\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
+
+
+class ConfigError(ValueError):
+    """A problem in an eval file, located (``path:line: message``)."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = str(path)
+        self.line = line
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Threshold:
+    """``metric op value``, e.g. ``exact_match.mean >= 0.8`` (metrics: ExperimentRun.metrics())."""
+
+    metric: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        match = _THRESHOLD.match(text)
+        if match is None:
+            raise ValueError(
+                f"threshold {text!r} is not '<metric> <op> <number>' (e.g. 'exact_match.mean >= 0.8'; "
+                "ops: >=, >, <=, <, ==)"
+            )
+        return cls(match[1], match[2], float(match[3]))
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+    def check(self, metrics: Mapping[str, float]) -> ThresholdResult:
+        actual = metrics.get(self.metric)
+        passed = actual is not None and _OPS[self.op](actual, self.value)
+        return ThresholdResult(self, actual, passed)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThresholdResult:
+    threshold: Threshold
+    actual: float | None
+    passed: bool
+
+
+def _threshold_text(text: str) -> str:
+    Threshold.parse(text)
+    return text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PythonTargetConfig(_Strict):
+    kind: Literal["python"]
+    function: str = Field(description="module:attribute, importable from the eval file's directory")
+    cache: bool = False
+
+
+class HttpTargetConfig(_Strict):
+    kind: Literal["http"]
+    url: str
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    headers: dict[str, str] = {}
+    input_field: str | None = None
+    output_path: str = ""
+
+
+class PromptTargetConfig(_Strict):
+    kind: Literal["prompt"]
+    model: str
+    prompt: str | None = Field(default=None, description="prompt name in the registry")
+    version: int | None = None
+    label: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    base_url: str | None = None
+    params: dict[str, Any] = {}
+
+
+TargetConfig = Annotated[
+    PythonTargetConfig | HttpTargetConfig | PromptTargetConfig, Field(discriminator="kind")
+]
+
+
+class EvalConfig(_Strict):
+    dataset: str = Field(min_length=1)
+    target: TargetConfig
+    name: str | None = None
+    description: str | None = None
+    dataset_version: int | None = Field(default=None, ge=1)
+    scorers: list[str | dict[str, Any]] = []
+    thresholds: list[Annotated[str, AfterValidator(_threshold_text)]] = []
+    max_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    baseline: str | None = None
+    concurrency: int = Field(default=8, ge=1, le=512)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=50)
+    cache: bool | str = True
+
+    def parsed_thresholds(self) -> list[Threshold]:
+        return [Threshold.parse(text) for text in self.thresholds]
+
+
+def load_config(path: str | Path) -> EvalConfig:
+    """Read and validate an eval file; ConfigError with the line of the first problem."""
+    import yaml  # type: ignore[import-untyped,unused-ignore]
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the file ({exc.strerror or exc})") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, mark.line + 1 if mark else None, f"invalid YAML: {problem}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(path, 1, "an eval file is a mapping (dataset:, target:, scorers: ...)")
+    try:
+        return EvalConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        field = ".".join(str(part) for part in loc if not _is_union_tag(part)) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(path, _line(root, loc), f"{field}: {message}") from exc
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("python", "http", "prompt", "str", "dict[str,any]")
+
+
+def _line(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (the deepest one that exists)."""
+    import yaml  # type: ignore[import-untyped,unused-ignore]
+
+    if node is None:
+        return None
+    line = int(node.start_mark.line) + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == part), None)
+            if match is None:
+                key = next((k for k, _ in node.value if k.value == part), None)
+                return int(key.start_mark.line) + 1 if key is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            continue
+        line = int(node.start_mark.line) + 1
+    return line
+
+
+def build_target(config: EvalConfig, base_dir: Path, prompt: Any = None) -> Target | Callable[[Any], Any]:
+    """The target an eval file describes; ``prompt`` is the fetched prompt for ``kind: prompt``."""
+    from contrail.evals.targets import CallableTarget
+
+    target = config.target
+    if isinstance(target, PythonTargetConfig):
+        return CallableTarget(import_function(target.function, base_dir), cacheable=target.cache)
+    if isinstance(target, HttpTargetConfig):
+        return HttpTarget(
+            target.url,
+            method=target.method,
+            headers=target.headers,
+            input_field=target.input_field,
+            output_path=target.output_path,
+            timeout_s=config.timeout_s,
+        )
+    return ModelTarget(
+        model=target.model,
+        messages=target.messages,
+        prompt=prompt,
+        base_url=target.base_url,
+        params=target.params,
+    )
+
+
+def import_function(spec: str, base_dir: Path) -> Callable[[Any], Any]:
+    """``module:attribute`` (dots allowed in both), importable from ``base_dir`` or sys.path."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"target function {spec!r} is not 'module:function'")
+    if str(base_dir) not in sys.path:
+        sys.path.insert(0, str(base_dir))
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name!r} for target {spec!r}: {exc}") from exc
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            raise ValueError(f"{module_name!r} has no attribute {attribute!r} (target {spec!r})")
+        value = getattr(value, part)
+    if not callable(value):
+        raise ValueError(f"target {spec!r} is not callable")
+    return value  # type: ignore[no-any-return]
+
+
+async def run_eval_file(
+    path: str | Path,
+    *,
+    client: Any,
+    name: str | None = None,
+    resume: bool = False,
+    cache: bool | None = None,
+    concurrency: int | None = None,
+    progress: bool | None = None,
+) -> Any:
+    """Load ``path``, run its experiment through ``client`` (an EvalsClient), compare it with the
+    baseline when one is named, and return the :class:`~contrail.evals.reports.Verdict`.
+
+    Raises ConfigError (bad file, target or scorer spec) and EvalsApiError (unknown dataset,
+    unreachable server, ...).
+    """
+    from contrail.evals.cache import ResultCache
+    from contrail.evals.reports import comparisons_from, judge
+    from contrail.evals.runner import _as_scorers, arun_experiment
+    from contrail.evals.targets import RetryPolicy
+
+    path = Path(path)
+    config = load_config(path)
+    try:
+        scorers = _as_scorers(config.scorers)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(path, _field_line(path, "scorers"), f"scorers: {exc}") from exc
+    try:
+        target = build_target(config, path.resolve().parent, await _prompt(config, client))
+    except ValueError as exc:
+        raise ConfigError(path, _field_line(path, "target"), f"target: {exc}") from exc
+    use_cache: ResultCache | bool | None = None if cache is None else cache
+    if use_cache is None and isinstance(config.cache, str):
+        use_cache = ResultCache(Path(config.cache).expanduser())
+    elif use_cache is None and config.cache is False:
+        use_cache = False
+    run = await arun_experiment(
+        config.dataset,
+        target,
+        scorers,
+        name=name or config.name,
+        backend=client,
+        dataset_version=config.dataset_version,
+        description=config.description,
+        metadata={"eval_file": path.name},
+        concurrency=concurrency or config.concurrency,
+        timeout_s=config.timeout_s,
+        retry=RetryPolicy(max_retries=config.max_retries),
+        resume=resume,
+        cache=use_cache,
+        progress=progress,
+    )
+    comparisons, baseline = [], None
+    if config.baseline:
+        baseline = await client.find_experiment(config.baseline, config.dataset)
+        comparisons = comparisons_from(await client.compare(str(baseline["id"]), run.id))
+    return judge(
+        run,
+        config.parsed_thresholds(),
+        max_error_rate=config.max_error_rate,
+        comparisons=comparisons,
+        baseline=baseline,
+    )
+
+
+async def _prompt(config: EvalConfig, client: Any) -> Any:
+    target = config.target
+    if not isinstance(target, PromptTargetConfig) or target.prompt is None:
+        if isinstance(target, PromptTargetConfig) and target.messages is None:
+            raise ValueError("a prompt target needs `prompt:` (a registry name) or `messages:`")
+        return None
+    try:
+        from contrail.sdk.prompts import get_prompt  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise ValueError("this version of Contrail cannot fetch prompts; give `messages:` instead") from exc
+    return get_prompt(target.prompt, version=target.version, label=target.label)
+
+
+def _field_line(path: Path, field: str) -> int | None:
+    """Line of a top-level ``field`` in an already validated file."""
+    import yaml  # type: ignore[import-untyped,unused-ignore]
+
+    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    return _line(root, (field,))
