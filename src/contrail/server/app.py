@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from contrail._version import __version__
 from contrail.ingest.limits import IngestLimits
+from contrail.server.alerts import AlertChecker
+from contrail.server.api import alerts as alerts_api
 from contrail.server.api import health, ingest, metrics, otlp, scores, sessions, traces
 from contrail.server.auth import KeyVerifier
 from contrail.server.errors import install_error_handlers
@@ -57,11 +59,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         upkeep=SqliteUpkeep(engine),
         telemetry=telemetry,
     )
+    alerts = AlertChecker(engine, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.upkeep.start()
+        alerts.start()
         yield
+        alerts.stop()
         await state.close()
 
     app = FastAPI(
@@ -71,9 +76,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     app.state.contrail = state
+    app.state.contrail_alerts = alerts
     install_error_handlers(app)
     app.add_middleware(RejectNulInUrl)
-    for module in (health, otlp, ingest, traces, sessions, scores, metrics):
+    for module in (health, otlp, ingest, traces, sessions, scores, metrics, alerts_api):
         app.include_router(module.router)
     install_ui(app)
     return app

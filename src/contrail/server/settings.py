@@ -52,6 +52,26 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a verified API key is trusted before it is checked again."
     )
     log_level: str = Field(default="INFO", description="Python logging level of the server.")
+    public_url: str | None = Field(
+        default=None,
+        description="The server's address as users reach it, for links in webhooks. Unset: http://BIND_HOST:PORT.",
+    )
+    alert_check_seconds: float = Field(
+        default=60.0, ge=0.05, le=86_400, description="How often budgets are checked against spend."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=30, description="Attempts per webhook delivery before it is marked failed."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=30.0, ge=0.01, le=3600, description="Wait before the first retry; doubles after each failure."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long a webhook receiver may take to answer."
+    )
+    webhook_allow_private: bool = Field(
+        default=True,
+        description="Allow webhooks to private, loopback and link-local addresses; false: public ones only.",
+    )
 
     def resolved_home(self) -> Path:
         return self.home.expanduser()
