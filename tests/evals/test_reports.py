@@ -111,14 +111,28 @@ def test_regression_fails_the_verdict() -> None:
                 "significant": True,
                 "regressed_items": ["i2"],
             },
+            {
+                "metric": "cost",
+                "diff": 0.5,
+                "ci_low": 0.1,
+                "ci_high": 0.9,
+                "p_value": 0.01,
+                "significant": True,
+                "verdict": "regressed",
+                "regressed_items": [{"item_id": "i1", "change": -0.5}],
+            },
             {"metric": "f1", "mean_diff": -0.01, "ci": [-0.1, 0.1], "p_value": 0.7, "significant": False},
         ]
     }
     comparisons = comparisons_from(payload)
-    assert [c.regressed for c in comparisons] == [True, False]
+    assert [c.regressed for c in comparisons] == [True, True, False]
+    assert comparisons[1].regressed_items == ("i1",) and comparisons[1].ci_high == 0.9
     verdict = judge(sample_run(), [], max_error_rate=None, comparisons=comparisons, baseline={"name": "main"})
     assert not verdict.passed
-    assert verdict.failures() == ["exact regressed against the baseline: -0.400 (p=0.001)"]
+    assert verdict.failures() == [
+        "exact regressed against the baseline: -0.400 (p=0.001)",
+        "cost regressed against the baseline: +0.500 (p=0.010)",
+    ]
     assert "| exact | 0.900 | 0.500 | -0.400 | [-0.600, -0.200] | 0.001 | **regressed** |" in (
         markdown_summary(verdict)
     )

@@ -40,8 +40,8 @@ class Comparison:
 def comparisons_from(payload: Mapping[str, Any]) -> list[Comparison]:
     """Rows of a ``GET /api/v1/experiments/compare`` answer.
 
-    A metric regressed when the difference is significant and goes the wrong way (the server's
-    ``regressed`` flag when it sends one; otherwise a lower mean, scores being higher-is-better).
+    A metric regressed when the server's ``verdict`` says so (``stats.compare``: significant and
+    the wrong way for that metric); without one, when a significant difference lowered the mean.
     """
     rows = payload.get("metrics") or payload.get("data") or []
     if isinstance(rows, Mapping):
@@ -52,7 +52,9 @@ def comparisons_from(payload: Mapping[str, Any]) -> list[Comparison]:
         ci = row.get("ci") or row.get("ci95") or [row.get("ci_low"), row.get("ci_high")]
         significant = bool(row.get("significant"))
         regressed = row.get("regressed")
-        if not isinstance(regressed, bool):
+        if "verdict" in row:
+            regressed = row["verdict"] == "regressed"
+        elif not isinstance(regressed, bool):
             regressed = significant and diff is not None and diff < 0
         out.append(
             Comparison(
@@ -65,10 +67,14 @@ def comparisons_from(payload: Mapping[str, Any]) -> list[Comparison]:
                 p_value=_number(row.get("p_value")),
                 significant=significant,
                 regressed=regressed,
-                regressed_items=tuple(str(i) for i in row.get("regressed_items") or ()),
+                regressed_items=tuple(_item_id(i) for i in row.get("regressed_items") or ()),
             )
         )
     return out
+
+
+def _item_id(entry: Any) -> str:
+    return str(entry.get("item_id")) if isinstance(entry, Mapping) else str(entry)
 
 
 def _number(value: Any) -> float | None:
