@@ -12,6 +12,7 @@ from tests.conftest import LiveContrail, start_contrail
 
 HOUR_US = 3_600_000_000
 START = 1_759_996_800_000_000  # 2025-10-09T08:00:00Z, on an hour boundary
+EXACT = {"precision": "exact"}
 
 
 def _event(i: int, start_us: int, duration_ms: int, **fields: object) -> dict[str, object]:
@@ -69,7 +70,7 @@ def _by_group(rows: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
 def test_totals_and_percentiles_ungrouped(contrail: LiveContrail) -> None:
     with contrail.client() as client:
         _seed(client)
-        rows = client.get("/api/v1/metrics/observations").json()["data"]
+        rows = client.get("/api/v1/metrics/observations", params=EXACT).json()["data"]
     assert len(rows) == 1
     row = rows[0]
     assert (row["group"], row["bucket_start"], row["count"], row["error_count"]) == (None, None, 10, 1)
@@ -89,7 +90,7 @@ def test_group_by_model_and_hour_buckets(contrail: LiveContrail) -> None:
     with contrail.client() as client:
         _seed(client)
         rows = client.get(
-            "/api/v1/metrics/observations", params={"group_by": "model", "bucket": "hour"}
+            "/api/v1/metrics/observations", params={"group_by": "model", "bucket": "hour"} | EXACT
         ).json()
     data = rows["data"]
     assert [(r["group"], r["bucket_start"], r["count"]) for r in data] == [
@@ -154,7 +155,7 @@ def test_sqlite_and_postgres_give_identical_percentiles(tmp_path: Path, postgres
                 results.append(
                     [
                         client.get("/api/v1/metrics/observations", params=p).json()["data"]
-                        for p in ({}, {"group_by": "model", "bucket": "minute"})
+                        for p in (EXACT, {"group_by": "model", "bucket": "minute"}, {"group_by": "model"})
                     ]
                 )
         finally:
@@ -166,6 +167,7 @@ def test_sqlite_and_postgres_give_identical_percentiles(tmp_path: Path, postgres
     }
     assert sqlite[0][0]["latency_ms"] == expected
     assert len(sqlite[1]) == 15  # 3 models x 5 minutes (257 s)
+    assert [r["source"] for r in sqlite[2]] == ["rollups"] * 3  # histogram percentiles agree too
 
 
 def test_bad_input_is_a_422_with_the_envelope(sqlite_contrail: LiveContrail) -> None:

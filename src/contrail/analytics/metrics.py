@@ -8,6 +8,12 @@ values of a group are ranked by ``ROW_NUMBER() OVER (PARTITION BY group, bucket 
 and the pth percentile is the value at rank ``ceil(p * n / 100)`` (integer arithmetic), where ``n``
 counts the non-null values. Only the four ranked rows per group leave the database, and SQLite and
 PostgreSQL return exactly the same stored value, never an interpolation.
+
+Queries the metric rollups can answer (hour-aligned range, filters and groups on rollup dimensions,
+buckets of whole hours) are answered from them (``analytics.rollups``): counts, tokens and cost are
+still exact, percentiles come from log-spaced histograms (within 12.2%) and refusals are counted.
+Others, or ``precision="exact"``, run on the observations (refusals are then not counted: they live
+in the stored outputs).
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from contrail.analytics import rollups
 from contrail.store.filters import METADATA_KEY, Filter, observation_conditions
+from contrail.store.rollup_tables import DAY_US, HOUR_US
 from contrail.store.tables import observations
 from contrail.store.types import nanos_to_usd
 
@@ -44,6 +52,23 @@ PERCENTILES = (50, 90, 95, 99)
 GROUPS = ("model", "provider", "user_id", "session_id", "prompt", "environment", "release", "name", "type")
 TOP_METRICS = ("cost", "tokens", "count", "errors", "latency")
 MAX_TOP = 100
+MAX_RANGE_US = 3660 * 86_400_000_000  # ten years: beyond that a range is a typo, not a question
+PRECISIONS = ("auto", "exact")
+SCORE_BINS = 10
+# Groups and filters the rollups hold (prompt is prompt_name + prompt_version).
+_ROLLUP_GROUPS = {"model", "provider", "prompt", "environment", "release", "name", "type"}
+_ROLLUP_FILTERS = {"name", "environment", "release", "model", "type"}
+_NOT_IN_ROLLUPS = (
+    "user_id",
+    "session_id",
+    "min_latency_us",
+    "max_latency_us",
+    "min_cost_usd",
+    "max_cost_usd",
+    "search",
+    "level",
+    "trace_id",
+)
 
 _c = observations.c
 
@@ -73,6 +98,8 @@ class MetricRow:
     cost_usd: Decimal | None
     latency_ms: dict[str, float | None]
     ttft_ms: dict[str, float | None]
+    refusal_count: int | None = None
+    source: str = "exact"
 
 
 @dataclasses.dataclass(slots=True)
@@ -83,19 +110,29 @@ class TopRow:
 
 
 def observation_metrics(
-    engine: Engine, project_id: str, flt: Filter, group_by: str | None = None, bucket: str | None = None
+    engine: Engine,
+    project_id: str,
+    flt: Filter,
+    group_by: str | None = None,
+    bucket: str | None = None,
+    precision: str = "auto",
 ) -> list[MetricRow]:
     """Aggregates per group and time bucket, ordered by group then bucket.
 
     ``group_by``: one of ``GROUPS`` or ``metadata:<key>``; ``prompt`` groups by name and version,
     shown as ``name@version``. ``bucket``: ``minute``/``hour``/``day`` (UTC), ``auto`` (the coarsest
     grain keeping the range under ~200 buckets) or None for no time split. A range with more than
-    ``MAX_BUCKETS`` buckets, a reversed range, or an unknown group raises MetricsError.
+    ``MAX_BUCKETS`` buckets, a reversed range or one over ten years, or an unknown group raises
+    MetricsError. ``precision``: ``auto`` answers from the rollups when they can, ``exact`` never.
     """
-    _check_range(flt)
+    check_range(flt)
+    _check_precision(precision)
     dialect = engine.dialect.name
     group_exprs = _group_exprs(group_by, dialect)
     width = _bucket_width(engine, project_id, flt, bucket)
+    if precision == "auto" and _rollups_answer(flt, group_by, width):
+        with engine.connect() as connection:
+            return _rollup_metrics(connection, project_id, flt, group_by, width)
     keys = [*group_exprs, *([_bucket_expr(width)] if width else [])]
     labelled = [k.label(f"k{i}") for i, k in enumerate(keys)]
     where = observation_conditions(observations, flt, project_id, dialect)
@@ -123,13 +160,16 @@ def top(
     ``cost`` is the exact USD sum, ``tokens`` the total-token sum, ``latency`` the mean in ms;
     observations without a value for ``by`` are left out. Ties order by group name.
     """
-    _check_range(flt)
+    check_range(flt)
     if metric not in TOP_METRICS:
         raise MetricsError("metric", f"{metric!r} is not one of {', '.join(TOP_METRICS)}")
     if not 1 <= n <= MAX_TOP:
         raise MetricsError("n", f"must be between 1 and {MAX_TOP}")
     dialect = engine.dialect.name
     group_exprs = _group_exprs(by, dialect)
+    if _rollups_answer(flt, by, None):
+        with engine.connect() as connection:
+            return _rollup_top(connection, project_id, flt, by, metric, n)
     ranking = _top_expr(metric)
     query = (
         select(*group_exprs, ranking.label("value"), func.count().label("obs_count"))
@@ -148,9 +188,120 @@ def top(
     ]
 
 
-def _check_range(flt: Filter) -> None:
-    if flt.start_from_us is not None and flt.start_to_us is not None and flt.start_from_us >= flt.start_to_us:
-        raise MetricsError("from_time", "must be before to_time")
+def _rollup_top(connection: Any, project_id: str, flt: Filter, by: str, metric: str, n: int) -> list[TopRow]:
+    dims = _rollup_dims(by)
+    sums = rollups.bucket_sums(
+        connection, project_id, flt.start_from_us, flt.start_to_us, _rollup_where(flt), dims, None
+    )
+    i = rollups.INDEX
+    ranked: list[TopRow] = []
+    for key, v in sums.items():
+        label = _group_label(key)
+        value = _rollup_top_value(metric, v)
+        if label is not None and value is not None and v[i["span_count"]] > 0:
+            ranked.append(TopRow(label, value, v[i["span_count"]]))
+    ranked.sort(key=lambda row: row.group)
+    ranked.sort(key=lambda row: row.value or 0, reverse=True)
+    return ranked[:n]
+
+
+def _rollup_top_value(metric: str, v: list[int]) -> Decimal | float | int | None:
+    i = rollups.INDEX
+    if metric == "cost":
+        return nanos_to_usd(v[i["cost_nanos"]]) if v[i["priced_count"]] else None
+    if metric == "latency":
+        count = v[i["latency_count"]]
+        return round(v[i["latency_sum_us"]] / count / 1000, 6) if count else None
+    column = {"tokens": "total_tokens", "count": "span_count"}.get(metric)
+    return v[rollups.ERRORS] if column is None else v[i[column]]
+
+
+def check_range(flt: Filter) -> None:
+    """MetricsError for a reversed range or one over ten years."""
+    if flt.start_from_us is not None and flt.start_to_us is not None:
+        if flt.start_from_us >= flt.start_to_us:
+            raise MetricsError("from_time", "must be before to_time")
+        if flt.start_to_us - flt.start_from_us > MAX_RANGE_US:
+            raise MetricsError("to_time", "the range may span at most ten years; narrow from_time/to_time")
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise MetricsError("precision", f"{precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+def _rollups_answer(flt: Filter, group_by: str | None, width: int | None) -> bool:
+    """Whether the rollups hold exactly what was asked: whole hours, rollup filters and groups."""
+    if group_by is not None and group_by not in _ROLLUP_GROUPS:
+        return False
+    if width is not None and width % HOUR_US:
+        return False
+    if any(t is not None and t % HOUR_US for t in (flt.start_from_us, flt.start_to_us)):
+        return False
+    if flt.tags or flt.metadata:
+        return False
+    return all(getattr(flt, name) is None for name in _NOT_IN_ROLLUPS)
+
+
+def _rollup_where(flt: Filter) -> dict[str, Any]:
+    where: dict[str, Any] = {name: getattr(flt, name) for name in _ROLLUP_FILTERS if getattr(flt, name)}
+    if flt.has_error is not None:
+        where["is_error"] = flt.has_error
+    return where
+
+
+def _rollup_dims(group_by: str | None) -> tuple[str, ...]:
+    if group_by is None:
+        return ()
+    return ("prompt_name", "prompt_version") if group_by == "prompt" else (group_by,)
+
+
+def _rollup_metrics(
+    connection: Any, project_id: str, flt: Filter, group_by: str | None, width: int | None
+) -> list[MetricRow]:
+    dims = _rollup_dims(group_by)
+    sums = rollups.bucket_sums(
+        connection,
+        project_id,
+        flt.start_from_us,
+        flt.start_to_us,
+        _rollup_where(flt),
+        dims,
+        width,
+        finest=width or DAY_US,
+    )
+    out = []
+    for key in sorted(sums, key=_key_order):
+        values = sums[key]
+        if values[rollups.INDEX["span_count"]] > 0:
+            out.append(_rollup_row(key, values, len(dims), bool(width)))
+    return out
+
+
+def _rollup_row(key: tuple[Any, ...], v: list[int], n_group: int, bucketed: bool) -> MetricRow:
+    i = rollups.INDEX
+    count, errors = v[i["span_count"]], v[rollups.ERRORS]
+    return MetricRow(
+        group=_group_label(key[:n_group]),
+        bucket_start_us=int(key[n_group]) if bucketed else None,
+        count=count,
+        error_count=errors,
+        error_rate=errors / count,
+        input_tokens=v[i["input_tokens"]],
+        output_tokens=v[i["output_tokens"]],
+        cached_input_tokens=v[i["cached_input_tokens"]],
+        total_tokens=v[i["total_tokens"]],
+        cost_usd=nanos_to_usd(v[i["cost_nanos"]]) if v[i["priced_count"]] else None,
+        latency_ms=rollups.percentiles(v, rollups.LATENCY0, PERCENTILES),
+        ttft_ms=rollups.percentiles(v, rollups.TTFT0, PERCENTILES),
+        refusal_count=v[i["refusal_count"]],
+        source="rollups",
+    )
+
+
+def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Groups ascending with None first (as the exact path's ORDER BY on SQLite), then bucket.
+    return tuple((value is not None, value if value is not None else "") for value in key)
 
 
 def _group_exprs(group_by: str | None, dialect: str) -> list[ColumnElement[Any]]:

@@ -1,4 +1,6 @@
-"""Metrics: aggregates per group and time bucket, and top-N groups, under any list filter."""
+"""Metrics: aggregates per group and time bucket, top-N groups, trace/user cost, latency by segment and
+score summaries, under any list filter. Answers come from the rollups when they can (see
+analytics.metrics); ``precision=exact`` forces exact queries."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from contrail.analytics import metrics
+from contrail.analytics import insights, metrics
 from contrail.schema.timeconv import us_to_rfc3339
 from contrail.server.api.params import filter_params
 from contrail.server.auth import Principal
@@ -38,13 +40,62 @@ def observation_metrics(
         ),
     ] = None,
     type: str | None = None,
+    precision: Annotated[
+        str, Query(description="auto (rollups when they can answer: histogram percentiles) or exact")
+    ] = "auto",
 ) -> dict[str, Any]:
     flt.type = type
     with _metrics_errors():
         rows = metrics.observation_metrics(
-            server_state(request).engine, caller.project_id, flt, group_by=group_by, bucket=bucket
+            server_state(request).engine,
+            caller.project_id,
+            flt,
+            group_by=group_by,
+            bucket=bucket,
+            precision=precision,
         )
     return {"data": [_metric_dict(row) for row in rows]}
+
+
+@router.get("/summary", summary="Traces, distinct users and cost per trace and per user")
+def summary(request: Request, caller: Caller, flt: Filters) -> dict[str, Any]:
+    with _metrics_errors():
+        metrics.check_range(flt)
+    found = insights.trace_summary(server_state(request).engine, caller.project_id, *_span(flt))
+    return {"data": dataclasses.asdict(found)}
+
+
+@router.get(
+    "/segments", summary="Trace latency percentiles for the busiest users, sessions or metadata values"
+)
+def segments(
+    request: Request,
+    caller: Caller,
+    flt: Filters,
+    by: Annotated[str, Query(description="user_id, session_id or metadata:<key>")] = "user_id",
+    n: Annotated[int, Query(ge=1, le=metrics.MAX_TOP)] = 10,
+) -> dict[str, Any]:
+    with _metrics_errors():
+        metrics.check_range(flt)
+        try:
+            rows = insights.latency_segments(
+                server_state(request).engine, caller.project_id, by, *_span(flt), n=n
+            )
+        except ValueError as exc:
+            raise metrics.MetricsError("by", str(exc)) from exc
+    return {"data": [dataclasses.asdict(row) for row in rows], "by": by}
+
+
+@router.get("/scores", summary="Score count, mean, range and distribution per score name")
+def score_metrics(request: Request, caller: Caller, flt: Filters) -> dict[str, Any]:
+    with _metrics_errors():
+        metrics.check_range(flt)
+    rows = insights.score_summaries(server_state(request).engine, caller.project_id, *_span(flt))
+    return {"data": [dataclasses.asdict(row) for row in rows]}
+
+
+def _span(flt: Filter) -> tuple[int | None, int | None]:
+    return flt.start_from_us, flt.start_to_us
 
 
 @router.get("/top", summary="Top groups by cost, tokens, count, errors or mean latency")

@@ -1,0 +1,275 @@
+"""Dashboard figures beyond observation aggregates: per-trace and per-user cost, top users, latency by
+segment, score summaries, a 30-day cost projection and a what-if repricing.
+
+Trace-level figures read the ``traces`` rollup table (one row per trace, indexed by project and
+start time, user and session), never the observations. Every query is scoped to one project.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Float, Text, bindparam, case, cast, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+
+from contrail.analytics.catalogue import PriceCatalogue
+from contrail.store.filters import METADATA_KEY
+from contrail.store.tables import scores, traces
+from contrail.store.types import nanos_to_usd
+
+PERCENTILES = (50, 90, 95, 99)
+SEGMENTS = ("user_id", "session_id")
+SCORE_BINS = 10
+_t = traces.c
+
+
+@dataclasses.dataclass(slots=True)
+class TraceSummary:
+    traces: int
+    users: int
+    cost_usd: Decimal
+    cost_per_trace_usd: Decimal | None
+    cost_per_user_usd: Decimal | None
+
+
+@dataclasses.dataclass(slots=True)
+class UserRow:
+    user_id: str
+    traces: int
+    error_traces: int
+    total_tokens: int
+    cost_usd: Decimal
+
+
+@dataclasses.dataclass(slots=True)
+class Segment:
+    group: str
+    traces: int
+    latency_ms: dict[str, float | None]
+
+
+@dataclasses.dataclass(slots=True)
+class ScoreSummary:
+    name: str
+    count: int
+    mean: float | None
+    minimum: float | None
+    maximum: float | None
+    # numeric: SCORE_BINS equal-width bins from minimum to maximum; categorical: one per value
+    distribution: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(slots=True)
+class Projection:
+    """Next 30 days' cost by a least-squares line through the daily costs seen (never below zero)."""
+
+    days_observed: int
+    daily_now_usd: Decimal
+    slope_usd_per_day: Decimal
+    next_30_days_usd: Decimal
+
+
+def _range(start_us: int | None, end_us: int | None) -> list[Any]:
+    conditions = []
+    if start_us is not None:
+        conditions.append(_t.start_us >= start_us)
+    if end_us is not None:
+        conditions.append(_t.start_us < end_us)
+    return conditions
+
+
+def trace_summary(engine: Engine, project_id: str, start_us: int | None, end_us: int | None) -> TraceSummary:
+    """Traces starting in the range, their distinct users and cost (exact), per trace and per user."""
+    query = select(
+        func.count(), func.count(func.distinct(_t.user_id)), func.coalesce(func.sum(_t.total_cost_nanos), 0)
+    ).where(_t.project_id == project_id, _t.observation_count > 0, *_range(start_us, end_us))
+    with engine.connect() as connection:
+        n_traces, n_users, nanos = connection.execute(query).one()
+    cost = nanos_to_usd(int(nanos)) or Decimal(0)
+    return TraceSummary(
+        traces=int(n_traces),
+        users=int(n_users),
+        cost_usd=cost,
+        cost_per_trace_usd=cost / n_traces if n_traces else None,
+        cost_per_user_usd=cost / n_users if n_users else None,
+    )
+
+
+def top_users(
+    engine: Engine, project_id: str, start_us: int | None, end_us: int | None, n: int = 10
+) -> list[UserRow]:
+    """The ``n`` users whose traces (starting in the range) cost most; ties by user id."""
+    cost = func.sum(_t.total_cost_nanos)
+    query = (
+        select(
+            _t.user_id,
+            func.count(),
+            func.sum(case((_t.error_count > 0, 1), else_=0)),
+            func.sum(_t.total_tokens),
+            cost,
+        )
+        .where(_t.project_id == project_id, _t.user_id.is_not(None), *_range(start_us, end_us))
+        .group_by(_t.user_id)
+        .order_by(cost.desc(), _t.user_id)
+        .limit(n)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        UserRow(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0), nanos_to_usd(int(r[4] or 0)) or Decimal(0))
+        for r in rows
+    ]
+
+
+def latency_segments(
+    engine: Engine, project_id: str, by: str, start_us: int | None, end_us: int | None, n: int = 10
+) -> list[Segment]:
+    """Trace latency percentiles (nearest rank, exact) for the ``n`` busiest values of ``by``.
+
+    ``by``: ``user_id``, ``session_id`` or ``metadata:<key>`` (trace metadata). Only the busiest
+    segments' durations are read, so the cost follows their traffic, not the project's.
+    """
+    key = _segment_expr(by, engine.dialect.name)
+    where = [_t.project_id == project_id, _t.observation_count > 0, *_range(start_us, end_us)]
+    busiest = (
+        select(key.label("g"), func.count().label("c"))
+        .where(*where, key.is_not(None))
+        .group_by(key)
+        .order_by(func.count().desc(), key)
+        .limit(n)
+    )
+    with engine.connect() as connection:
+        counts = [(str(g), int(c)) for g, c in connection.execute(busiest)]
+        if not counts:
+            return []
+        durations: dict[str, list[int]] = {g: [] for g, _ in counts}
+        rows = connection.execute(
+            select(key, _t.duration_us).where(*where, key.in_(list(durations)), _t.duration_us.is_not(None))
+        )
+        for group, duration in rows:
+            durations[str(group)].append(int(duration))
+    return [Segment(g, c, _nearest_rank(sorted(durations[g]))) for g, c in counts]
+
+
+def _segment_expr(by: str, dialect: str) -> Any:
+    if by in SEGMENTS:
+        return _t[by]
+    name = by.removeprefix("metadata:")
+    if not (by.startswith("metadata:") and METADATA_KEY.match(name)):
+        raise ValueError(f"{by!r} is not one of {', '.join(SEGMENTS)} or metadata:<key>")
+    if dialect == "postgresql":
+        return type_coerce(_t.metadata, JSONB)[name].astext
+    return cast(func.json_extract(_t.metadata, bindparam(None, '$."' + name + '"')), Text)
+
+
+def _nearest_rank(values: Sequence[int]) -> dict[str, float | None]:
+    if not values:
+        return {f"p{p}": None for p in PERCENTILES}
+    return {f"p{p}": values[(p * len(values) + 99) // 100 - 1] / 1000 for p in PERCENTILES}
+
+
+def score_summaries(
+    engine: Engine, project_id: str, start_us: int | None, end_us: int | None
+) -> list[ScoreSummary]:
+    """Per score name (timestamped in the range): count, mean, range and distribution."""
+    s = scores.c
+    where = [s.project_id == project_id]
+    if start_us is not None:
+        where.append(s.timestamp_us >= start_us)
+    if end_us is not None:
+        where.append(s.timestamp_us < end_us)
+    value = cast(s.value, Float)
+    stats = select(s.name, func.count(), func.avg(value), func.min(value), func.max(value)).where(*where)
+    with engine.connect() as connection:
+        rows = connection.execute(stats.group_by(s.name).order_by(s.name)).all()
+        labels = connection.execute(
+            select(s.name, s.string_value, func.count())
+            .where(*where, s.value.is_(None), s.string_value.is_not(None))
+            .group_by(s.name, s.string_value)
+            .order_by(s.name, s.string_value)
+        ).all()
+        numeric = {
+            name: connection.execute(select(s.value).where(*where, s.name == name, s.value.is_not(None)))
+            .scalars()
+            .all()
+            for name, _, mean, _, _ in rows
+            if mean is not None
+        }
+    out = []
+    for name, count, mean, low, high in rows:
+        if name in numeric:
+            distribution = _bins([float(v) for v in numeric[name]], float(low), float(high))
+        else:
+            distribution = [{"label": str(v), "count": int(c)} for n, v, c in labels if n == name]
+        out.append(
+            ScoreSummary(
+                name,
+                int(count),
+                None if mean is None else round(float(mean), 6),
+                None if low is None else float(low),
+                None if high is None else float(high),
+                distribution,
+            )
+        )
+    return out
+
+
+def _bins(values: list[float], low: float, high: float) -> list[dict[str, Any]]:
+    width = (high - low) / SCORE_BINS or 1.0
+    counts = [0] * SCORE_BINS
+    for v in values:
+        counts[min(int((v - low) / width), SCORE_BINS - 1)] += 1
+    return [{"label": f"{low + i * width:g}", "count": c} for i, c in enumerate(counts)]
+
+
+def project_cost(daily_costs: Sequence[tuple[int, Decimal]]) -> Projection:
+    """Fit cost = a + b * day through ``(day_start_us, usd)`` points (missing days count as zero
+    between the first and last seen) and sum the line over the next 30 days, clipped at zero."""
+    if not daily_costs:
+        return Projection(0, Decimal(0), Decimal(0), Decimal(0))
+    day_us = 86_400_000_000
+    first = min(d for d, _ in daily_costs)
+    by_day = {(d - first) // day_us: c for d, c in daily_costs}
+    n = max(by_day) + 1
+    ys = [by_day.get(i, Decimal(0)) for i in range(n)]
+    mean_x, mean_y = Decimal(n - 1) / 2, sum(ys, Decimal(0)) / n
+    spread = sum((Decimal(i) - mean_x) ** 2 for i in range(n))
+    slope = (
+        sum((Decimal(i) - mean_x) * (y - mean_y) for i, y in enumerate(ys)) / spread if spread else Decimal(0)
+    )
+    now = mean_y + slope * (Decimal(n - 1) - mean_x)
+    ahead = sum((max(now + slope * k, Decimal(0)) for k in range(1, 31)), Decimal(0))
+    quantum = Decimal("0.000001")
+    return Projection(
+        n, max(now, Decimal(0)).quantize(quantum), slope.quantize(quantum), ahead.quantize(quantum)
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class WhatIf:
+    target_model: str
+    actual_usd: Decimal
+    repriced_usd: Decimal | None  # None when the catalogue does not know the target model
+
+
+def what_if(catalogue: PriceCatalogue, target_model: str, mix: Sequence[Any]) -> WhatIf:
+    """The same token mix (rows with input/output/cached tokens and cost) priced at ``target_model``'s
+    current base rates (per million tokens; cached reads at the cached rate when listed). Long-context
+    tiers are left out: they depend on each call's size, which the mix no longer has."""
+    actual = sum((row.cost_usd or Decimal(0) for row in mix), Decimal(0))
+    match = catalogue.match(target_model)
+    rates = None if match is None else match.entry.current().rates
+    if rates is None or rates.input is None or rates.output is None:
+        return WhatIf(target_model, actual, None)
+    tokens_in = sum(row.input_tokens or 0 for row in mix)
+    cached = sum(row.cached_input_tokens or 0 for row in mix)
+    tokens_out = sum(row.output_tokens or 0 for row in mix)
+    micro = (
+        (tokens_in - cached) * rates.input
+        + cached * (rates.cached_input if rates.cached_input is not None else rates.input)
+        + tokens_out * rates.output
+    )
+    return WhatIf(target_model, actual, micro.scaleb(-6))
