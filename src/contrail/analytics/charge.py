@@ -17,7 +17,8 @@ _INPUT_UNITS = frozenset({Unit.SECOND, Unit.MINUTE, Unit.HOUR, Unit.MILLION_CHAR
 class TokenCounts:
     """Validated, non-negative token counts in Contrail's convention (the OpenAI one):
 
-    ``input`` includes cached reads, cache writes and audio input; ``output`` includes reasoning.
+    ``input`` includes cached reads, cache writes and audio input; ``output`` includes reasoning and
+    audio output.
     """
 
     input: int = 0
@@ -26,6 +27,7 @@ class TokenCounts:
     cache_write: int = 0
     reasoning: int = 0
     audio_input: int = 0
+    audio_output: int = 0
 
 
 @dataclasses.dataclass(slots=True)
@@ -63,9 +65,12 @@ def charge_tokens(period: PricePeriod, counts: TokenCounts, *, fine_tune: bool =
         input_micro += written * _or(rates.cache_write, input_rate)
     if audio:
         input_micro += audio * _or(rates.audio_input, input_rate)
-    output_micro = (counts.output - reasoning) * output_rate
+    audio_out = counts.audio_output
+    output_micro = (counts.output - reasoning - audio_out) * output_rate
     if reasoning:
         output_micro += reasoning * _or(rates.reasoning, output_rate)
+    if audio_out:
+        output_micro += audio_out * _or(rates.audio_output, output_rate)
     # Prices are per million tokens: scaleb(-6) divides by 10**6 exactly.
     return _charge(input_micro.scaleb(-6), output_micro.scaleb(-6), period, tier, use_fine_tune)
 

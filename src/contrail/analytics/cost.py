@@ -47,9 +47,6 @@ _UNIT_QUANTITY_KEYS = {
     Unit.MILLION_CHARACTERS: ("characters", Decimal(1_000_000)),
 }
 _last_failure_log = [0.0]
-# Usage fields that a later schema may add; read only if the schema has them.
-_CACHE_WRITE = "cache_write_input_tokens" if hasattr(Usage, "cache_write_input_tokens") else ""
-_AUDIO_INPUT = "audio_input_tokens" if hasattr(Usage, "audio_input_tokens") else ""
 
 
 class _Invalid(Exception):
@@ -135,10 +132,9 @@ def token_counts(
     total = _count("total_tokens", usage.total_tokens)
     cached = _count("cached_input_tokens", usage.cached_input_tokens) or 0
     reasoning = _count("reasoning_tokens", usage.reasoning_tokens) or 0
-    # Not in the schema yet; read when present so cache writes and audio get their own rates.
-    written = _count("cache_write_input_tokens", getattr(usage, _CACHE_WRITE, None)) if _CACHE_WRITE else 0
-    audio = _count("audio_input_tokens", getattr(usage, _AUDIO_INPUT, None)) if _AUDIO_INPUT else 0
-    written, audio = written or 0, audio or 0
+    written = _count("cache_write_input_tokens", usage.cache_write_input_tokens) or 0
+    audio = _count("audio_input_tokens", usage.audio_input_tokens) or 0
+    audio_out = _count("audio_output_tokens", usage.audio_output_tokens) or 0
     if input_tokens is None and embedding and total is not None:
         input_tokens = total
     if input_tokens is None and output_tokens is None:
@@ -159,15 +155,19 @@ def token_counts(
         notes["output_excluded_reasoning"] = True
     if audio > input_count - cached - written:
         raise _Invalid("audio_input_tokens exceed the uncached input tokens")
+    if audio_out > output_count - reasoning:
+        raise _Invalid("audio_output_tokens exceed the non-reasoning output tokens")
     if input_count > MAX_TOKENS or output_count > MAX_TOKENS:
         raise _Invalid(f"token count above {MAX_TOKENS}")
-    return TokenCounts(input_count, output_count, cached, written, reasoning, audio)
+    return TokenCounts(input_count, output_count, cached, written, reasoning, audio, audio_out)
 
 
 def _plain_counts(usage: Usage) -> TokenCounts | None:
     """The common case checked cheaply: whole, in-range counts in our convention; None otherwise."""
     given, produced = usage.input_tokens, usage.output_tokens
-    if type(given) is not int or type(produced) is not int or _CACHE_WRITE or _AUDIO_INPUT:
+    if type(given) is not int or type(produced) is not int:
+        return None
+    if usage.cache_write_input_tokens or usage.audio_input_tokens or usage.audio_output_tokens:
         return None
     cached, reasoning, total = usage.cached_input_tokens, usage.reasoning_tokens, usage.total_tokens
     if not (0 <= given <= MAX_TOKENS and 0 <= produced <= MAX_TOKENS):

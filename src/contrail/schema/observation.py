@@ -42,6 +42,11 @@ class Usage:
     cached_input_tokens: int | None = None
     reasoning_tokens: int | None = None
     total_tokens: int | None = None
+    # Parts of input/output priced at their own rates where the catalogue lists one (cache writes,
+    # audio); like cached and reasoning tokens they are included in input/output, not added to them.
+    cache_write_input_tokens: int | None = None
+    audio_input_tokens: int | None = None
+    audio_output_tokens: int | None = None
 
     def resolved_total(self) -> int | None:
         if self.total_tokens is not None:

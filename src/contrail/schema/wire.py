@@ -29,6 +29,9 @@ class UsageIn(_Wire):
     cached_input_tokens: int | None = Field(default=None, ge=0)
     reasoning_tokens: int | None = Field(default=None, ge=0)
     total_tokens: int | None = Field(default=None, ge=0)
+    cache_write_input_tokens: int | None = Field(default=None, ge=0)
+    audio_input_tokens: int | None = Field(default=None, ge=0)
+    audio_output_tokens: int | None = Field(default=None, ge=0)
 
 
 class TraceIn(_Wire):

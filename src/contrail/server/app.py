@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from contrail._version import __version__
+from contrail.analytics.overrides import CatalogueCache
 from contrail.ingest.limits import IngestLimits
 from contrail.server.alerts import AlertChecker
 from contrail.server.api import alerts as alerts_api
 from contrail.server.api import health, ingest, metrics, otlp, scores, sessions, traces
+from contrail.server.api import prices as prices_api
 from contrail.server.auth import KeyVerifier
 from contrail.server.errors import install_error_handlers
 from contrail.server.middleware import RejectNulInUrl
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         ),
         upkeep=SqliteUpkeep(engine),
         telemetry=telemetry,
+        prices=CatalogueCache(engine),
     )
     alerts = AlertChecker(engine, settings)
 
@@ -79,7 +82,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.contrail_alerts = alerts
     install_error_handlers(app)
     app.add_middleware(RejectNulInUrl)
-    for module in (health, otlp, ingest, traces, sessions, scores, metrics, alerts_api):
+    for module in (health, otlp, ingest, traces, sessions, scores, metrics, alerts_api, prices_api):
         app.include_router(module.router)
     install_ui(app)
     return app

@@ -7,7 +7,10 @@ import dataclasses
 
 from fastapi import Request
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
+from contrail.analytics.catalogue import PriceCatalogue
+from contrail.analytics.overrides import CatalogueCache
 from contrail.ingest.limits import IngestLimits
 from contrail.schema.timeconv import now_us
 from contrail.server.auth import KeyVerifier, Principal
@@ -28,6 +31,7 @@ class ServerState:
     limits: IngestLimits
     upkeep: SqliteUpkeep
     telemetry: ServerTelemetry
+    prices: CatalogueCache
 
     async def close(self) -> None:
         await self.writes.stop()
@@ -43,6 +47,13 @@ def server_state(request: Request) -> ServerState:
 async def principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (401 otherwise)."""
     return await server_state(request).keys.authenticate(request)
+
+
+async def project_prices(request: Request, project_id: str) -> PriceCatalogue:
+    """The project's price catalogue (built-in + its overrides), from memory unless due a version check."""
+    cache = server_state(request).prices
+    found = cache.fresh(project_id)
+    return found if found is not None else await run_in_threadpool(cache.load, project_id)
 
 
 async def submit(request: Request, batch: WriteBatch, endpoint: str) -> None:

@@ -163,6 +163,9 @@ def observation_detail(row: Any) -> dict[str, Any]:
             "cached_input_tokens": row["cached_input_tokens"],
             "reasoning_tokens": row["reasoning_tokens"],
             "total_tokens": row["total_tokens"],
+            "cache_write_input_tokens": row["cache_write_input_tokens"],
+            "audio_input_tokens": row["audio_input_tokens"],
+            "audio_output_tokens": row["audio_output_tokens"],
         },
         "cost_usd": {
             "input": nanos_to_usd(row["input_cost_nanos"]),

@@ -92,6 +92,9 @@ observations = Table(
     Column("cached_input_tokens", BigInteger),
     Column("reasoning_tokens", BigInteger),
     Column("total_tokens", BigInteger),
+    Column("cache_write_input_tokens", BigInteger),  # migration 0008
+    Column("audio_input_tokens", BigInteger),
+    Column("audio_output_tokens", BigInteger),
     Column("input_cost_nanos", BigInteger),
     Column("output_cost_nanos", BigInteger),
     Column("total_cost_nanos", BigInteger),

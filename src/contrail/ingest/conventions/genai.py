@@ -55,6 +55,7 @@ _USAGE = (
     ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "input_tokens"),
     ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "output_tokens"),
     ("gen_ai.usage.cache_read.input_tokens", None, "cached_input_tokens"),
+    ("gen_ai.usage.cache_creation.input_tokens", None, "cache_write_input_tokens"),
     ("gen_ai.usage.reasoning.output_tokens", None, "reasoning_tokens"),
 )
 _INPUT_EVENT_ROLES = {

@@ -60,12 +60,19 @@ _USAGE_KEYS: dict[str, str] = {
     "output_reasoning_tokens": "reasoning_tokens",
     "output_reasoning": "reasoning_tokens",
     "reasoning_tokens": "reasoning_tokens",
+    "cache_creation_input_tokens": "cache_write_input_tokens",
+    "input_cache_creation": "cache_write_input_tokens",
+    "input_cache_write": "cache_write_input_tokens",
+    "input_audio": "audio_input_tokens",
+    "output_audio": "audio_output_tokens",
 }
+_INPUT_DETAILS = {"cached_tokens": "cached_input_tokens", "audio_tokens": "audio_input_tokens"}
+_OUTPUT_DETAILS = {"reasoning_tokens": "reasoning_tokens", "audio_tokens": "audio_output_tokens"}
 _USAGE_DETAILS = {
-    "prompt_tokens_details": {"cached_tokens": "cached_input_tokens"},
-    "input_tokens_details": {"cached_tokens": "cached_input_tokens"},
-    "completion_tokens_details": {"reasoning_tokens": "reasoning_tokens"},
-    "output_tokens_details": {"reasoning_tokens": "reasoning_tokens"},
+    "prompt_tokens_details": _INPUT_DETAILS,
+    "input_tokens_details": _INPUT_DETAILS,
+    "completion_tokens_details": _OUTPUT_DETAILS,
+    "output_tokens_details": _OUTPUT_DETAILS,
 }
 
 

@@ -46,6 +46,9 @@ _TOKEN_COUNTS = (
     ("llm.token_count.total", "total_tokens"),
     ("llm.token_count.prompt_details.cache_read", "cached_input_tokens"),
     ("llm.token_count.completion_details.reasoning", "reasoning_tokens"),
+    ("llm.token_count.prompt_details.cache_write", "cache_write_input_tokens"),
+    ("llm.token_count.prompt_details.audio", "audio_input_tokens"),
+    ("llm.token_count.completion_details.audio", "audio_output_tokens"),
 )
 
 

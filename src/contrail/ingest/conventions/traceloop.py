@@ -41,6 +41,7 @@ _USAGE = (
     ("gen_ai.usage.completion_tokens", "output_tokens"),
     ("llm.usage.total_tokens", "total_tokens"),
     ("gen_ai.usage.cache_read_input_tokens", "cached_input_tokens"),
+    ("gen_ai.usage.cache_creation_input_tokens", "cache_write_input_tokens"),
     ("gen_ai.usage.reasoning_tokens", "reasoning_tokens"),
     ("llm.usage.reasoning_tokens", "reasoning_tokens"),
 )

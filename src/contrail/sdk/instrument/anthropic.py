@@ -149,6 +149,8 @@ def _usage(span: Span, usage: Any) -> None:
         counts["input_tokens"] += (cached or 0) + (written or 0)
     if cached is not None:
         counts["cached_input_tokens"] = cached
+    if written:
+        counts["cache_write_input_tokens"] = written
     span.set_usage(counts)
 
 

@@ -121,6 +121,10 @@ def _usage(span: Span, usage: Any) -> None:
         counts["cached_input_tokens"] = details_in["cached_tokens"]
     if details_out.get("reasoning_tokens") is not None:
         counts["reasoning_tokens"] = details_out["reasoning_tokens"]
+    if details_in.get("audio_tokens"):
+        counts["audio_input_tokens"] = details_in["audio_tokens"]
+    if details_out.get("audio_tokens"):
+        counts["audio_output_tokens"] = details_out["audio_tokens"]
     span.set_usage(counts)
 
 

@@ -26,7 +26,7 @@ from contrail.schema.timeconv import now_us
 from contrail.server.body import read_body
 from contrail.server.errors import ERROR_RESPONSES, ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import count_rejected, principal, server_state, submit
+from contrail.server.state import count_rejected, principal, project_prices, server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"], responses=ERROR_RESPONSES)
@@ -65,7 +65,8 @@ async def ingest_native(request: Request) -> JsonResponse:
         raise ApiError(
             413, "payload_too_large", f"At most {state.limits.max_spans_per_request} events per request."
         )
-    price_observations(mapped.observations)
+    if mapped.observations:
+        price_observations(mapped.observations, await project_prices(request, caller.project_id))
     if mapped.observations or mapped.scores:
         await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores), "native")
     count_rejected(request, "native", sum(1 for r in mapped.results if r.status >= 400))

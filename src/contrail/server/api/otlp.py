@@ -22,7 +22,7 @@ from contrail.schema.timeconv import now_us
 from contrail.server.body import read_body
 from contrail.server.errors import ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import count_rejected, server_state, submit
+from contrail.server.state import count_rejected, project_prices, server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"])
@@ -56,7 +56,8 @@ async def _export(request: Request, as_json: bool) -> Response:
     except OtlpDecodeError as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
     mapped = map_export_request(export, state.limits, now_us())
-    price_observations(mapped.observations)
+    if mapped.observations:
+        price_observations(mapped.observations, await project_prices(request, caller.project_id))
     if mapped.observations:
         await submit(request, WriteBatch(caller.project_id, mapped.observations), "otlp")
     count_rejected(request, "otlp", len(mapped.rejected))
