@@ -13,6 +13,7 @@ from contrail.analytics.overrides import CatalogueCache
 from contrail.ingest.limits import IngestLimits
 from contrail.server.alerts import AlertChecker
 from contrail.server.api import alerts as alerts_api
+from contrail.server.api import datasets as datasets_api
 from contrail.server.api import health, ingest, metrics, otlp, scores, sessions, traces
 from contrail.server.api import prices as prices_api
 from contrail.server.auth import KeyVerifier
@@ -82,7 +83,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.contrail_alerts = alerts
     install_error_handlers(app)
     app.add_middleware(RejectNulInUrl)
-    for module in (health, otlp, ingest, traces, sessions, scores, metrics, alerts_api, prices_api):
+    for module in (
+        health,
+        otlp,
+        ingest,
+        traces,
+        sessions,
+        scores,
+        metrics,
+        alerts_api,
+        prices_api,
+        datasets_api,
+    ):
         app.include_router(module.router)
     install_ui(app)
     return app
