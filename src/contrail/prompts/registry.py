@@ -97,27 +97,23 @@ def create_version(
 
 def set_labels(
     engine: Engine, project_id: str, name: str, moves: Mapping[str, int | None], actor: str | None
-) -> PromptVersion | None:
-    """Point each label at a version (None removes it), all at once; ``latest`` is not movable.
-
-    Returns the version of the last label moved (None if only removals). Raises PromptNotFoundError
-    for an unknown prompt or version, InvalidNameError for bad labels.
+) -> dict[str, int]:
+    """Point each label at a version (None removes it), all in one transaction; ``latest`` is not
+    movable. Returns every label of the prompt afterwards. Raises PromptNotFoundError for an unknown
+    prompt or version, InvalidNameError for bad labels.
     """
-    for label in moves:
-        _check_labels([label])
+    _check_labels(moves)
 
-    def work(connection: Connection) -> PromptVersion | None:
+    def work(connection: Connection) -> dict[str, int]:
         row = _lock(connection, project_id, name)
         now = now_us()
         live = _live_versions(connection, row.id)
-        target = None
         for label, version in moves.items():
             if version is not None and version not in live:
                 raise PromptNotFoundError(f"Prompt {name!r} has no version {version}.")
             _move_label(connection, project_id, row.id, label, version, actor, now)
-            target = version if version is not None else target
         connection.execute(update(prompts).where(prompts.c.id == row.id).values(updated_us=now))
-        return None if target is None else read_version(connection, project_id, name, version=target)
+        return _labels_of(connection, row.id)
 
     return _transaction(engine, work)
 
@@ -125,12 +121,11 @@ def set_labels(
 def add_labels(
     engine: Engine, project_id: str, name: str, version: int, labels: Iterable[str], actor: str | None
 ) -> PromptVersion:
-    """Point ``labels`` at ``version`` (Langfuse's ``newLabels``: labels it holds already stay)."""
-    result = set_labels(engine, project_id, name, dict.fromkeys(labels, version), actor)
-    if result is None:  # no labels given: answer with the version, after checking it exists
-        with engine.connect() as connection:
-            return read_version(connection, project_id, name, version=version)
-    return result
+    """Point ``labels`` at ``version`` and return it (Langfuse's ``newLabels``: labels the version
+    holds already stay). Raises as ``set_labels``."""
+    set_labels(engine, project_id, name, dict.fromkeys(labels, version), actor)
+    with engine.connect() as connection:
+        return read_version(connection, project_id, name, version=version)
 
 
 def delete_prompt(engine: Engine, project_id: str, name: str, actor: str | None) -> None:

@@ -14,8 +14,9 @@ from contrail.ingest.limits import IngestLimits
 from contrail.server.alerts import AlertChecker
 from contrail.server.api import alerts as alerts_api
 from contrail.server.api import datasets as datasets_api
-from contrail.server.api import health, ingest, metrics, otlp, scores, sessions, traces
+from contrail.server.api import health, ingest, langfuse_prompts, metrics, otlp, scores, sessions, traces
 from contrail.server.api import prices as prices_api
+from contrail.server.api import prompts as prompts_api
 from contrail.server.auth import KeyVerifier
 from contrail.server.errors import install_error_handlers
 from contrail.server.middleware import RejectNulInUrl
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         alerts_api,
         prices_api,
         datasets_api,
+        prompts_api,
+        langfuse_prompts,
     ):
         app.include_router(module.router)
     install_ui(app)
