@@ -1,4 +1,9 @@
-"""`contrail prices ...`: list the price catalogue, explain a model match, validate an override file."""
+"""`contrail prices ...`: list the price catalogue, explain a model match, validate an override file,
+import overrides into a project and re-price stored observations.
+
+``import`` and ``recalculate`` work on the database directly (``--db`` / CONTRAIL_DATABASE_URL, like
+``contrail traces``); running servers pick the change up within a second (docs/pricing.md).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import click
 from contrail.analytics.catalogue import PriceCatalogue, default_catalogue, load_catalogue_file
 from contrail.analytics.price_file import PriceFileError, load_price_file
 from contrail.analytics.prices import PriceEntry, PricePeriod, Rates, Unit
+from contrail.cli.context import CliState, pass_state
+from contrail.cli.traces import project_option
 
 _FILE_HELP = "Override file (JSON) layered over the built-in catalogue."
 
@@ -72,6 +79,64 @@ def check_command(path: str) -> None:
     providers = sorted({entry.provider for entry in entries})
     periods = sum(len(entry.periods) for entry in entries)
     click.echo(f"OK: {len(entries)} entries, {periods} price periods, providers: {', '.join(providers)}")
+
+
+@prices_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@project_option
+@pass_state
+def import_command(state: CliState, /, path: str, project: str) -> None:
+    """Add the entries of override FILE to a project's prices (replacing the same provider/model).
+
+    All or nothing: a file with any problem changes nothing and every problem is listed.
+    """
+    from contrail.analytics import overrides
+
+    try:
+        load_price_file(path)  # size limit and readable file, before touching the database
+        with open(path, "rb") as handle:
+            document = overrides.parse_document_text(handle.read(), origin=path)
+        engine = state.engine()
+        result = overrides.put_overrides(engine, state.project_id(engine, project), document, origin=path)
+    except PriceFileError as exc:
+        raise click.ClickException(f"{exc}\nNothing was imported.") from exc
+    click.echo(
+        f"Imported into {project!r}: {len(result.added)} added, {len(result.replaced)} replaced "
+        f"(version {result.version}). Past observations keep their cost until "
+        "`contrail prices recalculate`."
+    )
+
+
+@prices_group.command("recalculate")
+@click.option("--start", required=True, help="Observations starting at or after this RFC 3339 time.")
+@click.option("--end", required=True, help="...and before this one (at most 366 days later).")
+@click.option("--model", "models", multiple=True, help="Only this model (repeat for several).")
+@project_option
+@pass_state
+def recalculate_command(
+    state: CliState, /, start: str, end: str, models: tuple[str, ...], project: str
+) -> None:
+    """Re-price stored observations of a time range with the project's current prices."""
+    from contrail.analytics import overrides, recalculate
+    from contrail.schema.timeconv import rfc3339_to_us
+
+    times = []
+    for name, value in (("--start", start), ("--end", end)):
+        try:
+            times.append(rfc3339_to_us(value))
+        except (ValueError, OverflowError) as exc:
+            raise click.BadParameter(f"{value!r} is not an RFC 3339 time", param_hint=name) from exc
+    try:
+        recalculate.check_range(times[0], times[1], list(models) or None)
+    except recalculate.RecalculateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    engine = state.engine()
+    project_id = state.project_id(engine, project)
+    _, stored = overrides.list_overrides(engine, project_id)
+    catalogue = overrides.project_catalogue(o.entry for o in stored)
+    result = recalculate.recalculate(engine, project_id, catalogue, times[0], times[1], list(models) or None)
+    for key, value in result.as_dict().items():
+        click.echo(f"{key}: {value}")
 
 
 def _catalogue(path: str | None) -> PriceCatalogue:
