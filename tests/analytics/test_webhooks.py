@@ -255,3 +255,17 @@ def test_a_restarted_server_sends_pending_deliveries(database_url: str, tmp_path
     finally:
         receiver.close()
         engine.dispose()
+
+
+def test_the_documented_verification_snippet_accepts_our_signature() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text()
+    snippet = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    body = b'{"kind":"test"}'
+    header = webhooks.sign("whsec_doc", int(time.time()), body)
+    assert namespace["verify"]("whsec_doc", header, body)
+    assert not namespace["verify"]("whsec_doc", header, body + b"x")
+    assert not namespace["verify"](
+        "whsec_doc", webhooks.sign("whsec_doc", int(time.time()) - 3600, body), body
+    )
