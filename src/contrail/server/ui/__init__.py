@@ -13,10 +13,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from contrail.server.ui.headers import SecurityHeaders
+from contrail.server.ui.routes import alerts as alerts_routes
 from contrail.server.ui.routes import observations, sessions, settings, signin, traces
 from contrail.server.ui.routes import prices as prices_routes
 from contrail.server.ui.session import SignInRequired, UiError, csrf_protect
-from contrail.server.ui.templating import STATIC_DIR, is_htmx, render
+from contrail.server.ui.templating import ENV, STATIC_DIR, is_htmx, render
 
 __all__ = ["install_ui"]
 
@@ -25,9 +26,10 @@ _HEADINGS = {403: "Not allowed", 404: "Not found"}
 
 def install_ui(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-    for module in (signin, traces, sessions, observations, settings, prices_routes):
+    for module in (signin, traces, sessions, observations, settings, alerts_routes, prices_routes):
         router.include_router(module.router)
     app.include_router(router)
+    ENV.globals["budget_banner"] = alerts_routes.budget_banner
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
 
