@@ -57,7 +57,9 @@ def observation_metrics(
     return {"data": [_metric_dict(row) for row in rows]}
 
 
-@router.get("/summary", summary="Traces, distinct users and cost per trace and per user")
+@router.get(
+    "/summary", summary="Traces, distinct users and cost per trace and per user (only the time range applies)"
+)
 def summary(request: Request, caller: Caller, flt: Filters) -> dict[str, Any]:
     with _metrics_errors():
         metrics.check_range(flt)
@@ -84,6 +86,16 @@ def segments(
         except ValueError as exc:
             raise metrics.MetricsError("by", str(exc)) from exc
     return {"data": [dataclasses.asdict(row) for row in rows], "by": by}
+
+
+@router.get("/users", summary="Users whose traces cost most in the range")
+def top_users(
+    request: Request, caller: Caller, flt: Filters, n: Annotated[int, Query(ge=1, le=metrics.MAX_TOP)] = 10
+) -> dict[str, Any]:
+    with _metrics_errors():
+        metrics.check_range(flt)
+    rows = insights.top_users(server_state(request).engine, caller.project_id, *_span(flt), n=n)
+    return {"data": [dataclasses.asdict(row) for row in rows]}
 
 
 @router.get("/scores", summary="Score count, mean, range and distribution per score name")
