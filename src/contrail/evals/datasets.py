@@ -409,6 +409,32 @@ def _items_query(dataset: Any, version: int | None) -> Select[Any]:
     )
 
 
+def count_items(connection: Connection, dataset: Any, version: int) -> int:
+    """Active items of ``dataset`` (a row) as of ``version``."""
+    if version == dataset["version"]:
+        return int(dataset["item_count"])
+    query = _items_query(dataset, version).where(dataset_item_history.c.status == "active")
+    return int(connection.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+
+
+def items_as_of(connection: Connection, dataset_id: str, ids: Sequence[str], version: int) -> dict[str, Any]:
+    """History rows (contents and status) of these items as of ``version``; absent ids did not exist."""
+    h = dataset_item_history
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            select(h)
+            .where(
+                h.c.dataset_id == dataset_id,
+                h.c.item_id.in_(ids[start : start + _CHUNK]),
+                h.c.version <= version,
+            )
+            .order_by(h.c.version)
+        )
+        found.update((row["item_id"], row) for row in connection.execute(query).mappings())
+    return found
+
+
 def get_item(engine: Engine, project_id: str, name: str, item_id: str) -> dict[str, Any]:
     with engine.connect() as connection:
         dataset = dataset_row(connection, project_id, name)

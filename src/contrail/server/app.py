@@ -14,6 +14,7 @@ from contrail.ingest.limits import IngestLimits
 from contrail.server.alerts import AlertChecker
 from contrail.server.api import alerts as alerts_api
 from contrail.server.api import datasets as datasets_api
+from contrail.server.api import experiments as experiments_api
 from contrail.server.api import health, ingest, langfuse_prompts, metrics, otlp, scores, sessions, traces
 from contrail.server.api import prices as prices_api
 from contrail.server.api import prompts as prompts_api
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         alerts_api,
         prices_api,
         datasets_api,
+        experiments_api,
         prompts_api,
         langfuse_prompts,
     ):
