@@ -9,6 +9,7 @@ from contrail.sdk.current import update_current_span, update_current_trace
 from contrail.sdk.instrument import instrument_anthropic, instrument_openai
 from contrail.sdk.lifecycle import configure, flush, shutdown
 from contrail.sdk.observe import observe
+from contrail.sdk.prompts import get_prompt
 from contrail.sdk.scope import generation, span
 from contrail.sdk.score import score
 
@@ -17,6 +18,7 @@ __all__ = [
     "configure",
     "flush",
     "generation",
+    "get_prompt",
     "instrument_anthropic",
     "instrument_openai",
     "observe",

@@ -11,6 +11,7 @@ def test_public_surface_is_pinned():
         "configure",
         "flush",
         "generation",
+        "get_prompt",
         "instrument_anthropic",
         "instrument_openai",
         "observe",

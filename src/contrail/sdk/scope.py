@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextvars
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contrail.sdk import guard
 from contrail.sdk import tracer as _tracer
 from contrail.sdk.context import current
 from contrail.sdk.span import _UNSET, TYPES, Span
+
+if TYPE_CHECKING:
+    from contrail.sdk.prompts import Prompt
 
 
 class SpanScope:
@@ -101,8 +104,14 @@ def generation(
     metadata: dict[str, Any] | None = None,
     prompt_name: str | None = None,
     prompt_version: int | None = None,
+    prompt: Prompt | None = None,
 ) -> SpanScope:
-    """Trace a model call; set ``output`` and ``usage`` on the yielded span with ``update()``."""
+    """Trace a model call; set ``output`` and ``usage`` on the yielded span with ``update()``.
+
+    ``prompt`` (from ``contrail.get_prompt``) records its name and version, unless it is a fallback.
+    """
+    if prompt is not None and not prompt.is_fallback:
+        prompt_name, prompt_version = prompt.name, prompt.version
     return SpanScope(
         name,
         "generation",

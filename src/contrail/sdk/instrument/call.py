@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from contrail.sdk import guard
 from contrail.sdk import tracer as _tracer
 from contrail.sdk.instrument.tokens import estimate_tokens
+from contrail.sdk.prompts import linked_prompt
 from contrail.sdk.span import Span
 
 _PARAMETERS = (
@@ -156,9 +157,18 @@ def _describe(span: Span, provider: str, kwargs: dict[str, Any], input_key: str,
             request = {"system": system, input_key: request}
         if _given(request):
             span.update(input=request)
+    _link_prompt(span, kwargs.get(input_key))
     extra = {key: kwargs[key] for key in ("tools", "user", "metadata") if _given(kwargs.get(key))}
     if extra:
         span.add_metadata({f"request.{key}": value for key, value in extra.items()})
+
+
+def _link_prompt(span: Span, request: Any) -> None:
+    """Record the registry prompt the request was compiled from (see contrail.sdk.prompts)."""
+    prompt = linked_prompt(request)
+    if prompt is not None:
+        span.prompt_name = prompt.name
+        span.prompt_version = prompt.version
 
 
 def _closed_early(acc: Accumulator, span: Span) -> None:
