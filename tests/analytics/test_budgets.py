@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
@@ -22,8 +22,9 @@ NOON = int(dt.datetime(2026, 6, 15, 12, tzinfo=dt.timezone.utc).timestamp()) * 1
 DAY_US = 86_400_000_000
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+@pytest.fixture(name="engine")
+def engine_fixture(database_url: str) -> Iterator[Engine]:
+    """A migrated engine on each backend (shared by the spike and webhook tests)."""
     engine = open_engine(database_url)
     upgrade(engine)
     yield engine
@@ -53,6 +54,30 @@ def spend_at(
     } | extra
     with writing(engine).begin() as connection:
         connection.execute(insert(observations).values(**row))
+
+
+def in_parallel(engine: Engine, n: int, task: Callable[[Engine], object]) -> None:
+    """Run ``task`` at once on ``n`` threads, each with its own engine (as separate server processes)."""
+    url = engine.url.render_as_string(hide_password=False)
+    engines = [open_engine(url) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    failures: list[BaseException] = []
+
+    def run(other: Engine) -> None:
+        barrier.wait()
+        try:
+            task(other)
+        except BaseException as exc:  # collected: the assertion below names it
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in engines:
+        other.dispose()
+    assert failures == []
 
 
 def test_period_bounds_are_utc_days_and_months() -> None:
@@ -136,26 +161,7 @@ def test_several_checkers_record_and_queue_one_event(engine: Engine) -> None:
     webhooks.create_webhook(engine, project_id, "http://127.0.0.1:9/hook", allow_private=True)
     budgets.set_budget(engine, project_id, "daily", "1")
     spend_at(engine, project_id, NOON, "2")
-    url = engine.url.render_as_string(hide_password=False)
-    engines = [open_engine(url) for _ in range(4)]
-    barrier = threading.Barrier(len(engines))
-    failures: list[BaseException] = []
-
-    def check(other: Engine) -> None:
-        barrier.wait()
-        try:
-            alerts.check_budgets(other, NOON)
-        except BaseException as exc:  # collected: the assertion below names it
-            failures.append(exc)
-
-    threads = [threading.Thread(target=check, args=(e,)) for e in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for other in engines:
-        other.dispose()
-    assert failures == []
+    in_parallel(engine, 4, lambda other: alerts.check_budgets(other, NOON))
     events = alerts.list_events(engine, project_id)
     assert [e.kind for e in events] == ["budget_crossed"]
     assert len(events[0].deliveries) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -12,10 +11,8 @@ from sqlalchemy import Engine
 from contrail.analytics import spikes
 from contrail.analytics.spikes import HOUR_US, HourTotal, SpikeSettings
 from contrail.server import alerts
-from contrail.store.database import open_engine
-from contrail.store.migrate import upgrade
 from contrail.store.projects import create_project
-from tests.analytics.test_budgets import spend_at
+from tests.analytics.test_budgets import engine_fixture, spend_at  # noqa: F401 - the fixture
 
 HOUR = 1_780_000_000_000_000 - 1_780_000_000_000_000 % HOUR_US  # the hour under test
 NOW = HOUR + HOUR_US + 60_000_000  # a minute into the next hour
@@ -74,14 +71,6 @@ def test_less_than_a_day_of_history_is_not_judged() -> None:
 def test_bad_settings_are_refused(factor: object, min_tokens: object, min_cost: object) -> None:
     with pytest.raises(spikes.SpikeSettingsError):
         spikes.check_settings(factor, min_tokens, min_cost)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_spikes_from_stored_observations_are_recorded_once(engine: Engine) -> None:

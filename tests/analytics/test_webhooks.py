@@ -20,6 +20,7 @@ from contrail.store.alert_tables import webhook_deliveries
 from contrail.store.database import open_engine
 from contrail.store.migrate import upgrade
 from contrail.store.projects import create_key, create_project
+from tests.analytics.test_budgets import engine_fixture, in_parallel  # noqa: F401 - the fixture
 from tests.conftest import start_contrail
 
 T0 = 1_780_000_000_000_000
@@ -59,14 +60,6 @@ class Receiver:
             self.hold.set()
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -203,22 +196,12 @@ def test_concurrent_senders_send_each_attempt_once(engine: Engine, receiver: Rec
     project_id = _project(engine)
     webhooks.create_webhook(engine, project_id, receiver.url, allow_private=True)
     event_ids = [_event(engine, project_id) for _ in range(6)]
-    url = engine.url.render_as_string(hide_password=False)
-    engines = [open_engine(url) for _ in range(3)]
-    barrier = threading.Barrier(len(engines))
 
     def send(other: Engine) -> None:
-        barrier.wait()
         with httpx.Client() as client:
             webhooks.deliver_due(other, client, POLICY, T0)
 
-    threads = [threading.Thread(target=send, args=(e,)) for e in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for other in engines:
-        other.dispose()
+    in_parallel(engine, 3, send)
     sent = sorted(orjson.loads(body)["id"] for _, body in receiver.requests)
     assert sent == sorted(event_ids)
 

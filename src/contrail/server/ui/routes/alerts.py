@@ -18,10 +18,11 @@ from contrail.server import alerts, webhooks
 from contrail.server.state import server_state
 from contrail.server.ui.session import SignedIn, UiError, signed_in
 from contrail.server.ui.templating import render
+from contrail.store.accounts import Action
 
 router = APIRouter(prefix="/settings/alerts")
 Who = Annotated[SignedIn, Depends(signed_in)]
-_MANAGE = "manage_members"
+_MANAGE: Action = "manage_members"
 
 
 def budget_banner(request: Request, project_id: str) -> list[BudgetStatus]:
