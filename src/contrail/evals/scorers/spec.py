@@ -20,7 +20,7 @@ from contrail.evals.scorers.similarity import Levenshtein, NumericMatch, TokenOv
 from contrail.evals.scorers.thresholds import CostBelow, LatencyBelow
 
 
-class _Spec:
+class SpecReader:
     """Typed access to a spec's fields; remembers which were read so leftovers can be reported."""
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
@@ -72,18 +72,18 @@ def _tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
     return kinds if isinstance(kinds, tuple) else (kinds,)
 
 
-def _names(s: _Spec) -> dict[str, Any]:
+def _names(s: SpecReader) -> dict[str, Any]:
     name = s.get("name", str)
     return {} if name is None else {"name": name}
 
 
-def _exact(s: _Spec) -> Scorer:
+def _exact(s: SpecReader) -> Scorer:
     return ExactMatch(
         case_sensitive=s.get("case_sensitive", bool, True), strip=s.get("strip", bool, True), **_names(s)
     )
 
 
-def _contains(s: _Spec) -> Scorer:
+def _contains(s: SpecReader) -> Scorer:
     value = s.get("value", (str, list))
     values = [value] if isinstance(value, str) else list(value or [])
     if not all(isinstance(v, str) and v for v in values):
@@ -93,7 +93,7 @@ def _contains(s: _Spec) -> Scorer:
     return Contains(values=values, case_sensitive=s.get("case_sensitive", bool, True), **_names(s))
 
 
-def _regex(s: _Spec) -> Scorer:
+def _regex(s: SpecReader) -> Scorer:
     return RegexMatch(
         pattern=s.get("pattern", str, required=True),
         ignore_case=s.get("ignore_case", bool, False),
@@ -102,15 +102,15 @@ def _regex(s: _Spec) -> Scorer:
     )
 
 
-def _json_valid(s: _Spec) -> Scorer:
+def _json_valid(s: SpecReader) -> Scorer:
     return JsonValid(**_names(s))
 
 
-def _json_schema(s: _Spec) -> Scorer:
+def _json_schema(s: SpecReader) -> Scorer:
     return JsonSchemaMatch(schema=s.get("schema", dict, required=True), **_names(s))
 
 
-def _levenshtein(s: _Spec) -> Scorer:
+def _levenshtein(s: SpecReader) -> Scorer:
     return Levenshtein(
         threshold=s.number("threshold", high=1.0),
         case_sensitive=s.get("case_sensitive", bool, True),
@@ -118,11 +118,11 @@ def _levenshtein(s: _Spec) -> Scorer:
     )
 
 
-def _token_overlap(s: _Spec) -> Scorer:
+def _token_overlap(s: SpecReader) -> Scorer:
     return TokenOverlap(threshold=s.number("threshold", high=1.0), **_names(s))
 
 
-def _numeric(s: _Spec) -> Scorer:
+def _numeric(s: SpecReader) -> Scorer:
     return NumericMatch(
         tolerance=s.number("tolerance", 0.0),
         relative_tolerance=s.number("relative_tolerance", 0.0),
@@ -130,11 +130,11 @@ def _numeric(s: _Spec) -> Scorer:
     )
 
 
-def _latency(s: _Spec) -> Scorer:
+def _latency(s: SpecReader) -> Scorer:
     return LatencyBelow(max_seconds=s.number("max_seconds", required=True), **_names(s))
 
 
-def _cost(s: _Spec) -> Scorer:
+def _cost(s: SpecReader) -> Scorer:
     raw = s.get("max_usd", (str, int, float), required=True)
     try:
         limit = Decimal(str(raw))
@@ -145,13 +145,19 @@ def _cost(s: _Spec) -> Scorer:
     return CostBelow(max_usd=limit, **_names(s))
 
 
-def _embedding(s: _Spec) -> Scorer:
+def _judge(s: SpecReader) -> Scorer:
+    from contrail.evals.judge import build_judge
+
+    return build_judge(s)
+
+
+def _embedding(s: SpecReader) -> Scorer:
     from contrail.evals.embeddings import EmbeddingSimilarity
 
     return EmbeddingSimilarity(threshold=s.number("threshold", low=-1.0, high=1.0), **_names(s))
 
 
-def _python(s: _Spec) -> Scorer:
+def _python(s: SpecReader) -> Scorer:
     target = s.get("function", str, required=True)
     obj = load_object(target)
     if isinstance(obj, Scorer) and not isinstance(obj, type):
@@ -178,7 +184,7 @@ def load_object(target: str) -> Any:
     return obj
 
 
-BUILDERS: dict[str, Callable[[_Spec], Scorer]] = {
+BUILDERS: dict[str, Callable[[SpecReader], Scorer]] = {
     "exact": _exact,
     "contains": _contains,
     "regex": _regex,
@@ -190,6 +196,7 @@ BUILDERS: dict[str, Callable[[_Spec], Scorer]] = {
     "latency": _latency,
     "cost": _cost,
     "embedding_similarity": _embedding,
+    "judge": _judge,
     "python": _python,
 }
 
@@ -204,7 +211,7 @@ def build_scorer(spec: Mapping[str, Any]) -> Scorer:
     builder = BUILDERS.get(kind)
     if builder is None:
         raise ValueError(f"unknown scorer type {kind!r}; known types: {', '.join(sorted(BUILDERS))}")
-    parsed = _Spec(spec)
+    parsed = SpecReader(spec)
     scorer = builder(parsed)
     parsed.check_unused()
     return scorer
