@@ -21,6 +21,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 
 def _register() -> None:
+    from contrail.cli.datasets import datasets_group
     from contrail.cli.db import db_group
     from contrail.cli.demo import demo_command
     from contrail.cli.doctor import doctor_command
@@ -43,6 +44,7 @@ def _register() -> None:
         demo_command,
         users_group,
         eval_group,
+        datasets_group,
     ):
         cli.add_command(command)
     try:

@@ -158,6 +158,14 @@ def _collect(entries: Iterable[tuple[int, Any]], what: str = "line") -> tuple[li
 def parse_file(data: bytes, fmt: str) -> list[ItemIn]:
     """Parse a whole JSONL or CSV file; raises ItemsError listing every bad line (with its number),
     TooManyItemsError over MAX_ITEMS_PER_REQUEST, ValueError for an unknown format."""
+    items = parse_items(data, fmt)
+    if len(items) > MAX_ITEMS_PER_REQUEST:
+        raise TooManyItemsError(len(items))
+    return items
+
+
+def parse_items(data: bytes, fmt: str) -> list[ItemIn]:
+    """``parse_file`` without the per-request bound (the CLI splits big files into requests)."""
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"format must be jsonl or csv, not {fmt!r}")
     text = _decode(data)
@@ -167,8 +175,6 @@ def parse_file(data: bytes, fmt: str) -> list[ItemIn]:
         raise ItemsError(errors[:MAX_LISTED_ERRORS], len(errors))
     if not items:
         raise ItemsError([LineError(1, "the file holds no items")], 1)
-    if len(items) > MAX_ITEMS_PER_REQUEST:
-        raise TooManyItemsError(len(items))
     return items
 
 
