@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import Engine
 
 from contrail.analytics import spikes
+from contrail.analytics.rollups import rebuild_rollups
 from contrail.analytics.spikes import HOUR_US, HourTotal, SpikeSettings
 from contrail.server import alerts
+from contrail.store.database import writing
 from contrail.store.projects import create_project
 from tests.analytics.test_budgets import engine_fixture, spend_at  # noqa: F401 - the fixture
 
@@ -79,12 +81,27 @@ def test_spikes_from_stored_observations_are_recorded_once(engine: Engine) -> No
         engine, project_id, SpikeSettings(factor=3, min_tokens=100, min_cost_usd=Decimal("0.5"))
     )
     for h in range(1, 49):
-        spend_at(engine, project_id, HOUR - h * HOUR_US, "0.1", model="gpt-4o", total_tokens=50)
-        spend_at(engine, project_id, HOUR - h * HOUR_US + 1, "0.1", name="embed", model="e5", total_tokens=10)
+        spend_at(
+            engine, project_id, HOUR - h * HOUR_US, "0.1", model="gpt-4o", input_tokens=40, output_tokens=10
+        )
+        spend_at(
+            engine,
+            project_id,
+            HOUR - h * HOUR_US + 1,
+            "0.1",
+            name="embed",
+            model="e5",
+            input_tokens=10,
+            output_tokens=0,
+        )
     for i in range(10):  # the hour under test: 10 calls of chat on gpt-4o
-        spend_at(engine, project_id, HOUR + i, "0.1", model="gpt-4o", total_tokens=50)
-    spend_at(engine, project_id, HOUR + 5, "0.1", name="embed", model="e5", total_tokens=10)
-    spend_at(engine, project_id, HOUR + 2 * HOUR_US, "50", model="gpt-4o", total_tokens=10**6)  # not complete
+        spend_at(engine, project_id, HOUR + i, "0.1", model="gpt-4o", input_tokens=40, output_tokens=10)
+    spend_at(engine, project_id, HOUR + 5, "0.1", name="embed", model="e5", input_tokens=10, output_tokens=0)
+    spend_at(
+        engine, project_id, HOUR + 2 * HOUR_US, "50", model="gpt-4o", input_tokens=10**6, output_tokens=0
+    )  # not complete
+    with writing(engine).begin() as connection:  # rows went in without the writer: roll them up
+        rebuild_rollups(connection, project_id, None, None)
     [spike] = spikes.find_spikes(engine, project_id, NOW)
     assert (spike.name, spike.model, spike.metrics, spike.tokens) == (
         "chat",

@@ -5,7 +5,8 @@ it, up to a week back (168 hours) and starting at the group's first active hour 
 without calls count as zero. A group needs 24 hours of such history. The hour is a spike when its
 tokens or its cost exceed ``factor`` times the median and reach the project's minimum volume (so a
 quiet feature going from 10 to 40 tokens is not news). Service names are not a column of their own
-(they sit in each span's resource metadata), so observation name stands in for "which feature".
+(they sit in each span's resource metadata), so observation name stands in for "which feature". Hourly
+totals come from the metric rollups (analytics.rollups.hourly_totals).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import statistics
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
+from contrail.analytics import rollups
 from contrail.schema.timeconv import now_us
 from contrail.store.alert_tables import alert_settings
 from contrail.store.database import writing
-from contrail.store.tables import observations
 from contrail.store.types import nanos_to_usd, usd_to_nanos
 
 HOUR_US = 3_600_000_000
@@ -29,8 +30,6 @@ MIN_HISTORY_HOURS = 24
 MIN_FACTOR, MAX_FACTOR = 1.1, 1000.0
 MAX_MIN_TOKENS = 10**12
 MAX_MIN_COST_USD = Decimal(1_000_000)
-
-_c = observations.c
 
 
 class SpikeSettingsError(ValueError):
@@ -119,20 +118,18 @@ def last_complete_hour(at_us: int) -> int:
 
 
 def hourly_totals(connection: Connection, project_id: str, start_us: int, end_us: int) -> list[HourTotal]:
-    """Tokens and cost per hour, name and model for observations starting in [start_us, end_us)."""
-    hour = _c.start_us - _c.start_us % HOUR_US
-    rows = connection.execute(
-        select(
-            hour.label("hour_us"),
-            _c.name,
-            _c.model,
-            func.coalesce(func.sum(_c.total_tokens), 0),
-            func.coalesce(func.sum(_c.total_cost_nanos), 0),
+    """Tokens (input + output) and cost per hour, name and model, read from the metric rollups."""
+    rows = rollups.hourly_totals(connection, project_id, start_us, end_us, group_by=("name", "model"))
+    return [
+        HourTotal(
+            row.hour_us,
+            row.group["name"],
+            row.group["model"],
+            row.input_tokens + row.output_tokens,
+            usd_to_nanos(row.cost_usd) or 0,
         )
-        .where(_c.project_id == project_id, _c.start_us >= start_us, _c.start_us < end_us)
-        .group_by(hour, _c.name, _c.model)
-    ).all()
-    return [HourTotal(int(r[0]), r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+        for row in rows
+    ]
 
 
 def detect(totals: list[HourTotal], hour_us: int, settings: SpikeSettings) -> list[Spike]:
