@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contrail.evals.base import EvalCase
+from contrail.evals.base import EvalCase, close_scorers
 from contrail.evals.judge import RUBRICS, JudgeParseError, LLMJudge, Rubric, parse_judgement
 from contrail.evals.scorers import build_scorer
 from contrail.testing.fake_llm import FakeLLM
@@ -306,3 +306,15 @@ def test_bad_judge_specs(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as raised:
         build_scorer({"type": "judge", **spec})
     assert message in str(raised.value)
+
+
+async def test_close_scorers_closes_judge_clients(fake_llm: FakeLLM) -> None:
+    fake_llm.script.on().respond(GOOD)
+    scorers = [
+        build_scorer({"type": "exact"}),
+        LLMJudge(rubric=RUBRICS["relevance"], model="m", base_url=fake_llm.openai_base_url),
+    ]
+    assert (await scorers[1].score(CASE)).value == 1.0
+    client = scorers[1]._loop_state[1]  # type: ignore[attr-defined]
+    await close_scorers(scorers)
+    assert client.is_closed()

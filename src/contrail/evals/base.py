@@ -10,7 +10,7 @@ Scorers are async so judges can call providers concurrently; plain sync function
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -57,8 +57,20 @@ class ScoreResult:
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Anything with a name and an async ``score``; must not raise for bad outputs (return an error)."""
+    """Anything with a name and an async ``score``; must not raise for bad outputs (return an error).
+
+    A scorer holding resources (an LLM judge's HTTP client) also has ``async aclose()``; whoever
+    finishes with scorers calls :func:`close_scorers`.
+    """
 
     name: str
 
     async def score(self, case: EvalCase) -> ScoreResult: ...
+
+
+async def close_scorers(scorers: Iterable[object]) -> None:
+    """Call ``aclose()`` on the scorers that have one (judges close the HTTP clients they opened)."""
+    for scorer in scorers:
+        aclose = getattr(scorer, "aclose", None)
+        if callable(aclose):
+            await aclose()
