@@ -28,6 +28,7 @@ def _register() -> None:
     from contrail.cli.evals import eval_group
     from contrail.cli.prices import prices_group
     from contrail.cli.projects import keys_group, projects_group
+    from contrail.cli.prompts import prompts_group
     from contrail.cli.server import server_command
     from contrail.cli.traces import export_command, traces_group
     from contrail.cli.users import users_group
@@ -45,6 +46,7 @@ def _register() -> None:
         users_group,
         eval_group,
         datasets_group,
+        prompts_group,
     ):
         cli.add_command(command)
     try:
