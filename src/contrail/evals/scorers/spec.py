@@ -168,18 +168,19 @@ def _python(s: SpecReader) -> Scorer:
         raise ValueError(f"field 'function' of scorer type 'python': {err}") from None
 
 
-def load_object(target: str) -> Any:
-    """Import ``module:attribute`` (dotted attributes allowed); ValueError naming what is missing."""
+def load_object(target: str, what: str = "field 'function'") -> Any:
+    """Import ``module:attribute`` (dotted attributes allowed); ValueError starting with ``what`` and naming
+    what is missing."""
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
-        raise ValueError(f"field 'function' must look like 'package.module:function', got {target!r}")
+        raise ValueError(f"{what} must look like 'package.module:function', got {target!r}")
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as err:
-        raise ValueError(f"field 'function': cannot import module {module_name!r} ({err})") from None
+        raise ValueError(f"{what}: cannot import module {module_name!r} ({err})") from None
     for part in attribute.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"field 'function': {module_name!r} has no attribute {attribute!r}")
+            raise ValueError(f"{what}: {module_name!r} has no attribute {attribute!r}")
         obj = getattr(obj, part)
     return obj
 
