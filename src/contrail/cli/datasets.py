@@ -12,6 +12,7 @@ from urllib.parse import quote
 import click
 
 from contrail.cli.output import print_table
+from contrail.cli.prompts import server_options
 
 if TYPE_CHECKING:
     import httpx
@@ -32,22 +33,6 @@ class _Api:
 
         headers = {"Authorization": self.auth} if self.auth else {}
         return httpx.Client(base_url=self.host.rstrip("/"), headers=headers, timeout=120)
-
-
-def _connection_options(command: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--host", default=None, help="Contrail server URL (default: CONTRAIL_HOST)."),
-            click.option(
-                "--public-key", default=None, help="Project public key (default: CONTRAIL_PUBLIC_KEY)."
-            ),
-            click.option(
-                "--secret-key", default=None, help="Project secret key (default: CONTRAIL_SECRET_KEY)."
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
 
 
 def _api(host: str | None, public_key: str | None, secret_key: str | None) -> _Api:
@@ -103,7 +88,7 @@ def datasets_group() -> None:
 
 
 @datasets_group.command("list")
-@_connection_options
+@server_options
 def list_command(host: str | None, public_key: str | None, secret_key: str | None) -> None:
     """Datasets of the project, by name."""
     api = _api(host, public_key, secret_key)
@@ -126,7 +111,7 @@ def list_command(host: str | None, public_key: str | None, secret_key: str | Non
 @datasets_group.command("create")
 @click.argument("name")
 @click.option("--description", default=None)
-@_connection_options
+@server_options
 def create_command(
     name: str, description: str | None, host: str | None, public_key: str | None, secret_key: str | None
 ) -> None:
@@ -147,7 +132,7 @@ def create_command(
     "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None, help="Default: from the file name."
 )
 @click.option("--create", is_flag=True, help="Create the dataset first if it does not exist.")
-@_connection_options
+@server_options
 def import_command(
     name: str,
     file: Path,
@@ -229,7 +214,7 @@ def _item_json(item: Any) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--version", "version", type=click.IntRange(0), default=None, help="Default: the latest.")
 @click.option("--output", "-o", type=click.File("wb"), default="-", help="File to write [default: stdout].")
-@_connection_options
+@server_options
 def export_command(
     name: str,
     fmt: str,
@@ -270,7 +255,7 @@ def export_command(
 @click.option("--search", "-q", "q", default=None, help="Full-text search.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--use", type=click.Choice(["trace", "root_span"]), default="trace", show_default=True)
-@_connection_options
+@server_options
 def add_from_traces_command(
     name: str,
     trace_ids: tuple[str, ...],

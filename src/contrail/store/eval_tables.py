@@ -11,6 +11,8 @@ added), which a per-dataset index serves directly at 100k items.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -55,18 +57,26 @@ datasets = Table(
     ),
 )
 
+
+def _item_content() -> list[Column[Any]]:
+    """What an item holds, in its current row and in each history row."""
+    return [
+        Column("input", LargeBinary),
+        Column("expected_output", LargeBinary),
+        Column("metadata", JsonDoc),
+        Column("source_trace_id", String(32)),
+        Column("source_span_id", String(16)),
+        Column("status", String(10), nullable=False),
+    ]
+
+
 dataset_items = Table(
     "dataset_items",
     metadata,
     Column("dataset_id", String(36), primary_key=True),
     Column("id", String(_NAME), primary_key=True),
     Column("position", BigInteger, nullable=False),
-    Column("input", LargeBinary),
-    Column("expected_output", LargeBinary),
-    Column("metadata", JsonDoc),
-    Column("source_trace_id", String(32)),
-    Column("source_span_id", String(16)),
-    Column("status", String(10), nullable=False),
+    *_item_content(),
     Column("created_version", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_us", BigInteger, nullable=False),
@@ -81,12 +91,7 @@ dataset_item_history = Table(
     Column("dataset_id", String(36), primary_key=True),
     Column("item_id", String(_NAME), primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("input", LargeBinary),
-    Column("expected_output", LargeBinary),
-    Column("metadata", JsonDoc),
-    Column("source_trace_id", String(32)),
-    Column("source_span_id", String(16)),
-    Column("status", String(10), nullable=False),
+    *_item_content(),
     Column("created_us", BigInteger, nullable=False),
 )
 
@@ -138,4 +143,47 @@ experiment_scores = Table(
     Column("reason", Text),
     Column("error", Text),
     Index(None, "experiment_id", "name"),
+)
+
+# --- online evaluation (0011) ---------------------------------------------------------------------
+
+# A rule scores sampled production traces (or their matching observations) as they arrive.
+# ``watermark_id`` is the last observations.id its sampler has looked at.
+eval_rules = Table(
+    "eval_rules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(36), nullable=False),
+    Column("name", String(_NAME), nullable=False),
+    Column("filter", JsonDoc),
+    Column("sampling_percent", Float, nullable=False),
+    Column("scorer", JsonDoc, nullable=False),
+    Column("target", String(12), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("watermark_id", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# The job queue. ``observation_id`` is "" for trace-level jobs so the unique key enqueues each once.
+eval_jobs = Table(
+    "eval_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(36), nullable=False),
+    Column("rule_id", String(36), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("observation_id", String(16), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until_us", BigInteger),
+    Column("worker", String(100)),
+    Column("last_error", Text),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    UniqueConstraint("rule_id", "trace_id", "observation_id"),
+    # Workers claim by (status, created); the jobs page lists a rule's newest.
+    Index(None, "status", "created_us"),
+    Index(None, "rule_id", "created_us"),
 )
