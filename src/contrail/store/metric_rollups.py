@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -47,6 +48,7 @@ _UPSERT = (
     + ", ".join(f"{c} = metric_rollups.{c} + excluded.{c}" for c in SUMMED)
 )
 _INDEX = {name: i for i, name in enumerate(SUMMED)}
+_DIMENSION_VALUES = operator.itemgetter(*DIMENSIONS)
 _REBUILD_COLUMNS = (
     "id",
     "start_us",
@@ -149,35 +151,61 @@ def dims_key(dims: tuple[Any, ...]) -> str:
     return hashlib.blake2b(orjson.dumps(dims), digest_size=16).hexdigest()
 
 
+_dims_keys: dict[tuple[Any, ...], str] = {}
+
+
+def _cached_dims_key(dims: tuple[Any, ...]) -> str:
+    # The writer folds every span; a batch has few distinct dimension tuples, and hashing each span's
+    # tuple again cost more than the rest of the fold. Bounded: cleared when it grows large.
+    key = _dims_keys.get(dims)
+    if key is None:
+        if len(_dims_keys) >= 4096:
+            _dims_keys.clear()
+        key = _dims_keys[dims] = dims_key(dims)
+    return key
+
+
 def _fold(deltas: Deltas, row: Mapping[str, Any], output: Any, sign: int) -> None:
-    dims = tuple(row[d] for d in DIMENSIONS)
+    dims = _DIMENSION_VALUES(row)
     dims = (*dims[:-1], bool(dims[-1]))
-    key = dims_key(dims)
+    key = _cached_dims_key(dims)
     duration, ttft, cost = row["duration_us"], row["ttft_us"], row["total_cost_nanos"]
+    refused = output is not None and is_refusal(output)
+    tokens = (
+        row["input_tokens"] or 0,
+        row["output_tokens"] or 0,
+        row["cached_input_tokens"] or 0,
+        row["total_tokens"] or 0,
+    )
+    timed = duration is not None and duration >= 0
+    latency_slot = _LAT0 + histogram_bin(duration) if timed else 0
+    first_token = ttft is not None and ttft >= 0
+    ttft_slot = _TTFT0 + histogram_bin(ttft) if first_token else 0
+    project_id, start_us = row["project_id"], row["start_us"]
     for grain in GRAINS:
-        bucket = row["start_us"] // grain * grain
-        entry = deltas.get((row["project_id"], grain, bucket, key))
+        bucket_key = (project_id, grain, start_us // grain * grain, key)
+        entry = deltas.get(bucket_key)
         if entry is None:
-            entry = deltas[(row["project_id"], grain, bucket, key)] = (dims, [0] * len(SUMMED))
+            entry = deltas[bucket_key] = (dims, [0] * len(SUMMED))
         slot = entry[1]
         slot[0] += sign
-        if output is not None and is_refusal(output):
+        if refused:
             slot[1] += sign
-        slot[2] += sign * (row["input_tokens"] or 0)
-        slot[3] += sign * (row["output_tokens"] or 0)
-        slot[4] += sign * (row["cached_input_tokens"] or 0)
-        slot[5] += sign * (row["total_tokens"] or 0)
+        slot[2] += sign * tokens[0]
+        slot[3] += sign * tokens[1]
+        slot[4] += sign * tokens[2]
+        slot[5] += sign * tokens[3]
         if cost is not None:
             slot[6] += sign * cost
             slot[7] += sign
-        if duration is not None and duration >= 0:
+        if timed:
             slot[8] += sign
             slot[9] += sign * duration
-            slot[_LAT0 + histogram_bin(duration)] += sign
-        if ttft is not None and ttft >= 0:
+            slot[latency_slot] += sign
+        if first_token:
             slot[10] += sign
             slot[11] += sign * ttft
-            slot[_TTFT0 + histogram_bin(ttft)] += sign
+            slot[ttft_slot] += sign
 
 
 _LAT0 = _INDEX["lat_00"]
