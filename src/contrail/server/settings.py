@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         default=True,
         description="Allow webhooks to private, loopback and link-local addresses; false: public ones only.",
+    )
+    playground_openai_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint the prompt playground may call, e.g. https://api.openai.com/v1.",
+    )
+    playground_openai_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key sent to CONTRAIL_PLAYGROUND_OPENAI_BASE_URL (never shown or logged).",
+    )
+    playground_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=600, description="How long a playground run may wait for the model."
     )
 
     def resolved_home(self) -> Path:

@@ -15,7 +15,9 @@ from starlette.staticfiles import StaticFiles
 from contrail.server.ui.headers import SecurityHeaders
 from contrail.server.ui.routes import alerts as alerts_routes
 from contrail.server.ui.routes import dashboard, observations, sessions, settings, signin, traces
+from contrail.server.ui.routes import playground as playground_routes
 from contrail.server.ui.routes import prices as prices_routes
+from contrail.server.ui.routes import prompts as prompts_routes
 from contrail.server.ui.session import SignInRequired, UiError, csrf_protect
 from contrail.server.ui.templating import ENV, STATIC_DIR, is_htmx, render
 
@@ -28,6 +30,8 @@ def install_ui(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
     for module in (signin, dashboard, traces, sessions, observations, settings, alerts_routes, prices_routes):
         router.include_router(module.router)
+    router.include_router(prompts_routes.router)
+    router.include_router(playground_routes.router)
     app.include_router(router)
     ENV.globals["budget_banner"] = alerts_routes.budget_banner
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
