@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contrail.prompts import lookup, registry
 from contrail.prompts.model import PromptSummary, PromptVersion
 from contrail.schema.timeconv import us_to_rfc3339
-from contrail.server.api.prompts import PROMPT_ERRORS, prompt_errors
+from contrail.server.api.prompts import PROMPT_ERRORS, create_from, prompt_errors
 from contrail.server.auth import Principal
 from contrail.server.state import principal, server_state
 
@@ -112,19 +112,11 @@ def list_prompts(
 
 @router.post("", status_code=201, summary="Create a prompt version (Langfuse v2 shape)")
 def create_prompt(request: Request, caller: Caller, body: LangfusePromptCreate) -> dict[str, Any]:
-    with prompt_errors():
-        created = registry.create_version(
-            server_state(request).engine,
-            caller.project_id,
-            name=body.name,
-            type=body.type or ("chat" if isinstance(body.prompt, list) else "text"),
-            prompt=body.prompt,
-            config=body.config,
-            labels=body.labels or [],
-            tags=body.tags,
-            commit_message=body.commit_message,
-            created_by=caller.public_key,
-        )
+    fields = body.model_dump(exclude={"type"}) | {
+        "type": body.type or ("chat" if isinstance(body.prompt, list) else "text"),
+        "labels": body.labels or [],
+    }
+    created = create_from(request, caller, fields)
     return langfuse_prompt(created)
 
 

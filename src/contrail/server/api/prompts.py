@@ -114,20 +114,15 @@ def _event_json(event: LabelEvent) -> dict[str, Any]:
 
 @router.post("", status_code=201, summary="Create a prompt version", response_model=PromptVersionOut)
 def create_prompt_version(request: Request, caller: Caller, body: PromptCreate) -> dict[str, Any]:
+    return version_json(create_from(request, caller, body.model_dump()))
+
+
+def create_from(request: Request, caller: Principal, fields: dict[str, Any]) -> PromptVersion:
+    """Create a version from request ``fields`` (PromptCreate's) by ``caller``, errors as envelopes."""
     with prompt_errors():
-        created = registry.create_version(
-            server_state(request).engine,
-            caller.project_id,
-            name=body.name,
-            type=body.type,
-            prompt=body.prompt,
-            config=body.config,
-            labels=body.labels,
-            tags=body.tags,
-            commit_message=body.commit_message,
-            created_by=caller.public_key,
+        return registry.create_version(
+            server_state(request).engine, caller.project_id, created_by=caller.public_key, **fields
         )
-    return version_json(created)
 
 
 @router.get("", summary="List prompts by name")
