@@ -175,3 +175,27 @@ def test_compiled_prompt_links_generations_end_to_end(
         ("openai.chat.completions", None, None),
         ("manual", "support/reply", 1),
     ]
+
+
+def test_anthropic_system_prompt_links_and_fallbacks_do_not(fake_llm: object) -> None:
+    from contrail.prompts.content import check_content
+    from contrail.sdk.instrument import anthropic as instrument_anthropic_module
+    from contrail.sdk.prompts import Prompt
+    from contrail.testing.sdk import capture
+
+    system = Prompt("assistant/system", 4, check_content("text", "Be {{tone}}."))
+    fallback = Prompt("assistant/system", None, check_content("text", "Be {{tone}}."), is_fallback=True)
+    user = [{"role": "user", "content": "hello"}]
+    assert contrail.instrument_anthropic()
+    try:
+        with capture() as traced, fake_llm.anthropic_client() as client:  # type: ignore[attr-defined]
+            client.messages.create(
+                model="fake-claude", max_tokens=20, system=system.compile(tone="brief"), messages=user
+            )
+            client.messages.create(
+                model="fake-claude", max_tokens=20, system=fallback.compile(tone="brief"), messages=user
+            )
+    finally:
+        instrument_anthropic_module.uninstrument()
+    linked = [(o.get("prompt_name"), o.get("prompt_version")) for o in traced.find(type="generation")]
+    assert linked == [("assistant/system", 4), (None, None)]

@@ -106,12 +106,13 @@ class CompiledMessages(list[Message]):
     prompt: Prompt
 
 
-def linked_prompt(request: Any) -> Prompt | None:
-    """The prompt a provider request was built from: a compiled value in it, else ``prompt.use()``.
+def linked_prompt(*request_parts: Any) -> Prompt | None:
+    """The prompt a provider request was built from: a compiled value in one of ``request_parts``
+    (messages / input, system, instructions), else the one of ``prompt.use()``.
 
     Fallback prompts are never linked (they have no version in the registry).
     """
-    found = _find_compiled(request)
+    found = next((p for p in map(_find_compiled, request_parts) if p is not None), None)
     if found is None:
         found = _ACTIVE.get()
     return None if found is None or found.is_fallback else found

@@ -157,15 +157,15 @@ def _describe(span: Span, provider: str, kwargs: dict[str, Any], input_key: str,
             request = {"system": system, input_key: request}
         if _given(request):
             span.update(input=request)
-    _link_prompt(span, kwargs.get(input_key))
+    _link_prompt(span, kwargs.get(input_key), kwargs.get("system"), kwargs.get("instructions"))
     extra = {key: kwargs[key] for key in ("tools", "user", "metadata") if _given(kwargs.get(key))}
     if extra:
         span.add_metadata({f"request.{key}": value for key, value in extra.items()})
 
 
-def _link_prompt(span: Span, request: Any) -> None:
+def _link_prompt(span: Span, *request_parts: Any) -> None:
     """Record the registry prompt the request was compiled from (see contrail.sdk.prompts)."""
-    prompt = linked_prompt(request)
+    prompt = linked_prompt(*request_parts)
     if prompt is not None:
         span.prompt_name = prompt.name
         span.prompt_version = prompt.version
