@@ -157,17 +157,16 @@ class PromptClient:
         cache_ttl_seconds: float = 60,
     ) -> Prompt:
         """See ``get_prompt``."""
-        key = (name, None if version is not None else label, version)
+        key = (name, label, version)
         entry = self._cache.get(key)
-        if entry is not None and entry[0] > self._clock():
-            return entry[1]
-        if entry is not None and cache_ttl_seconds > 0:
+        if entry is None or cache_ttl_seconds <= 0:
+            return self._fetch_or_fallback(key, fallback, cache_ttl_seconds)
+        if entry[0] <= self._clock():
             self._refresh_in_background(key, cache_ttl_seconds)
-            return entry[1]
-        return self._fetch_or_fallback(key, fallback, cache_ttl_seconds)
+        return entry[1]
 
     def clear(self) -> None:
-        self._cache.clear()
+        self._cache.clear()  # in place: get_prompt's fast path holds this dict
 
     def close(self) -> None:
         if self._http is not None:
@@ -193,7 +192,9 @@ class PromptClient:
 
     def _fetch(self, key: tuple[str, str | None, int | None], ttl: float) -> Prompt:
         name, label, version = key
-        params: dict[str, Any] = {"version": version} if version is not None else {"label": label}
+        params: dict[str, Any] = (
+            {"version": version} if version is not None else {"label": label or "production"}
+        )
         config = self._config()
         auth = config.auth_header()
         response = self._client(config).get(
@@ -266,6 +267,8 @@ def _error_text(response: httpx.Response) -> str:
 
 
 _CLIENT = PromptClient()
+_CACHE = _CLIENT._cache
+_monotonic = time.monotonic
 
 
 def get_prompt(
@@ -283,4 +286,8 @@ def get_prompt(
     ``fallback`` (a template string or chat messages) as a Prompt with ``is_fallback=True``, else
     PromptUnavailableError.
     """
+    # The hit path, inlined: one tuple, one dict lookup, one clock read.
+    entry = _CACHE.get((name, label, version))
+    if entry is not None and entry[0] > _monotonic() and cache_ttl_seconds > 0:
+        return entry[1]
     return _CLIENT.get(name, label, version, fallback, cache_ttl_seconds)
