@@ -72,6 +72,7 @@ def test_get_compile_and_cache_hits(sqlite_contrail: LiveContrail) -> None:
     assert prompt.compile(question="q", extra=1, allow_extra=True) == "Answer q briefly."
     _push(sqlite_contrail, "Changed {{question}}")
     assert client.get("qa/answer") is prompt  # within the TTL: served from the cache
+    assert client.get("qa/answer", cache_ttl_seconds=0).version == 2  # no cache: always asks the server
     assert client.get("qa/answer", label="latest").version == 2  # another key
     assert client.get("qa/answer", version=1, cache_ttl_seconds=0).version == 1
     client.close()
