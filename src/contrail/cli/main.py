@@ -32,6 +32,7 @@ def _register() -> None:
     from contrail.cli.server import server_command
     from contrail.cli.traces import export_command, traces_group
     from contrail.cli.users import users_group
+    from contrail.cli.worker import worker_command
 
     for command in (
         server_command,
@@ -46,6 +47,7 @@ def _register() -> None:
         users_group,
         eval_group,
         datasets_group,
+        worker_command,
         prompts_group,
     ):
         cli.add_command(command)

@@ -10,10 +10,12 @@ from fastapi import FastAPI
 
 from contrail._version import __version__
 from contrail.analytics.overrides import CatalogueCache
+from contrail.evals.online_worker import OnlineEvalWorker, WorkerConfig
 from contrail.ingest.limits import IngestLimits
 from contrail.server.alerts import AlertChecker
 from contrail.server.api import alerts as alerts_api
 from contrail.server.api import datasets as datasets_api
+from contrail.server.api import eval_rules as eval_rules_api
 from contrail.server.api import experiments as experiments_api
 from contrail.server.api import health, ingest, langfuse_prompts, metrics, otlp, scores, sessions, traces
 from contrail.server.api import prices as prices_api
@@ -66,12 +68,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         prices=CatalogueCache(engine),
     )
     alerts = AlertChecker(engine, settings)
+    online = OnlineEvalWorker(engine, WorkerConfig.from_settings(settings)) if settings.online_evals else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.upkeep.start()
         alerts.start()
+        if online is not None:
+            online.start()
         yield
+        if online is not None:
+            online.stop()
         alerts.stop()
         await state.close()
 
@@ -97,6 +104,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         prices_api,
         datasets_api,
         experiments_api,
+        eval_rules_api,
         prompts_api,
         langfuse_prompts,
     ):

@@ -72,6 +72,27 @@ class Settings(BaseSettings):
         default=True,
         description="Allow webhooks to private, loopback and link-local addresses; false: public ones only.",
     )
+    online_evals: bool = Field(
+        default=True, description="Run the online-evaluation worker inside each server process."
+    )
+    online_eval_poll_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="How often an idle online-evaluation worker looks for work."
+    )
+    online_eval_settle_seconds: float = Field(
+        default=10.0, ge=0, le=86_400, description="How long after a span arrives its trace is sampled."
+    )
+    online_eval_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="How long a claimed job is a worker's before others retry it.",
+    )
+    online_eval_max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Claims per online-evaluation job before it is marked failed."
+    )
+    online_eval_batch_size: int = Field(
+        default=16, ge=1, le=1000, description="Jobs a worker claims and scores concurrently."
+    )
     playground_openai_base_url: str | None = Field(
         default=None,
         description="OpenAI-compatible endpoint the prompt playground may call, e.g. https://api.openai.com/v1.",
