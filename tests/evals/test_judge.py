@@ -63,6 +63,7 @@ def judge(fake_llm: FakeLLM, judges: list[LLMJudge]) -> Callable[..., LLMJudge]:
         ("4", 0.75, "4"),
         ("The rating is 4.5 out of 5", 0.875, "4.5"),
         ('{"score": "5"}', 1.0, "5"),
+        ("I'd rate this a 2 out of 5.", 0.25, "2"),
     ],
 )
 def test_parse_numeric_answers(text: str, value: float, label: str) -> None:

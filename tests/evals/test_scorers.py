@@ -48,7 +48,8 @@ def _table_distance(a: str, b: str) -> int:
         ({"b": 1, "a": [1, 2]}, '{"a":[1,2],"b":1}'),
         (42, "42"),
         (True, "true"),
-        (["x", "y"], "xy"),
+        ([{"type": "text", "text": "x"}, {"type": "text", "text": "y"}], "xy"),
+        (["x", "y"], '["x","y"]'),
     ],
 )
 def test_text_extraction(value: Any, text: str | None) -> None:
@@ -83,6 +84,8 @@ def test_contains_value_list_and_case() -> None:
     result = run(both, "Paris, Texas")
     assert result.passed is False and result.reason == "missing: 'France'"
     assert run(build_scorer({"type": "contains"}), "It is Paris.", "Paris").passed is True
+    assert run(build_scorer({"type": "contains"}), "Paris, France", ["France", "Paris"]).passed is True
+    assert run(build_scorer({"type": "contains"}), "Paris, Texas", ["France", "Paris"]).passed is False
 
 
 def test_regex_search_and_full_match() -> None:

@@ -17,7 +17,8 @@ from contrail.evals.judge.rubrics import Rubric
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _SCORE_LINE = re.compile(
-    r"\b(?:score|rating|grade)\b\s*(?:is|of)?\s*[:=]?\s*\**\s*(-?\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?",
+    r"\b(?:score|rating|grade|rate|rated)\b\s*(?:is|of|it|this|the response)?\s*(?:an?|as)?\s*[:=]?\s*\**\s*"
+    r"(-?\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?",
     re.IGNORECASE,
 )
 _VERDICT_LINE = re.compile(

@@ -35,7 +35,8 @@ class ExactMatch(SyncScorer):
 
 @dataclass
 class Contains(SyncScorer):
-    """Output contains every one of ``values`` (default: the expected output)."""
+    """Output contains every one of ``values`` (default: the expected output, or each string of an
+    expected list)."""
 
     name: str = "contains"
     values: Sequence[str] = ()
@@ -43,10 +44,18 @@ class Contains(SyncScorer):
 
     def evaluate(self, case: EvalCase) -> ScoreResult:
         text = _fold(output_text(case), self.case_sensitive, strip=False)
-        needles = list(self.values) or [expected_text(case)]
+        needles = list(self.values) or _expected_needles(case)
         missing = [n for n in needles if _fold(n, self.case_sensitive, strip=False) not in text]
         reason = None if not missing else "missing: " + ", ".join(repr(m) for m in missing)
         return self.verdict(not missing, reason)
+
+
+def _expected_needles(case: EvalCase) -> list[str]:
+    """The expected output as needles: a list of strings is several, anything else one text."""
+    expected = case.expected
+    if isinstance(expected, (list, tuple)) and expected and all(isinstance(e, str) for e in expected):
+        return list(expected)
+    return [expected_text(case)]
 
 
 @dataclass

@@ -4,7 +4,7 @@ Targets return strings, provider messages or arbitrary JSON. The rule, applied t
 outputs alike: ``None`` has no text; a string is itself; an OpenAI chat message (``{"content": ...}``), a
 chat completion (``{"choices": [{"message": ...}]}``), an Anthropic message (``{"content": [{"type":
 "text", "text": ...}]}``) or a dict holding a ``text``/``output``/``answer`` string gives that text;
-content-part lists join their text parts; numbers and booleans are written as JSON; anything else is its
+lists of text content parts are joined; numbers and booleans are written as JSON; anything else is its
 compact JSON with sorted keys (so ``{"a": 1}`` compares equal however it was built).
 """
 
@@ -52,16 +52,10 @@ def _mapping_text(value: Mapping[str, Any]) -> str | None:
 
 
 def _parts_text(parts: Sequence[Any]) -> str | None:
-    """Join the text of content parts (``{"type": "text", "text": ...}`` or strings); None if any is not."""
-    texts: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            texts.append(part)
-        elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        else:
-            return None
-    return "".join(texts)
+    """Join the text of content parts (``{"type": "text", "text": ...}``); None unless all are such parts."""
+    if not parts or not all(isinstance(p, Mapping) and isinstance(p.get("text"), str) for p in parts):
+        return None
+    return "".join(part["text"] for part in parts)
 
 
 def _json(value: Any) -> str:
