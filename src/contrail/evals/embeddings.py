@@ -92,6 +92,9 @@ class EmbeddingSimilarity(SyncScorer):
                 await asyncio.to_thread(load_model)
             except EmbeddingsUnavailable as err:
                 return ScoreResult(name=self.name, error=str(err))
+            except Exception as err:
+                logging.getLogger(__name__).warning("loading the embedding model failed", exc_info=True)
+                return ScoreResult(name=self.name, error=f"cannot load the embedding model: {err}")
         return self.score_sync(case)
 
     def evaluate(self, case: EvalCase) -> ScoreResult:
