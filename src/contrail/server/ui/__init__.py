@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from contrail.server.ui.headers import SecurityHeaders
 from contrail.server.ui.routes import alerts as alerts_routes
 from contrail.server.ui.routes import dashboard, observations, sessions, settings, signin, traces
+from contrail.server.ui.routes import evals as evals_routes
 from contrail.server.ui.routes import playground as playground_routes
 from contrail.server.ui.routes import prices as prices_routes
 from contrail.server.ui.routes import prompts as prompts_routes
@@ -32,6 +33,7 @@ def install_ui(app: FastAPI) -> None:
         router.include_router(module.router)
     router.include_router(prompts_routes.router)
     router.include_router(playground_routes.router)
+    router.include_router(evals_routes.router)
     app.include_router(router)
     ENV.globals["budget_banner"] = alerts_routes.budget_banner
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
