@@ -74,7 +74,10 @@ def test_member_runs_a_version_on_the_fake_provider(watched: Watched, prompts_si
     page.get_by_role("button", name="Run").click()
 
     output = page.locator("#run-output")
-    expect(output).to_have_text(f"Answer {SCRIPT} my refund briefly for ACME.\nSign as Contrail.")
+    # A deadline, not a timing check: the first run imports openai, slow on a busy machine.
+    expect(output).to_have_text(
+        f"Answer {SCRIPT} my refund briefly for ACME.\nSign as Contrail.", timeout=60_000
+    )
     expect(page.locator("#run-tokens")).to_contain_text(" in · ")
     expect(page.locator("#run-cost")).to_have_text(re.compile(r"^\$0\.0000\d+$"))
     expect(page.locator("#run-latency")).to_have_text(re.compile(r"\d ms$|\d s$"))
