@@ -125,6 +125,8 @@ def test_overrides_stay_in_their_project(sqlite_contrail: LiveContrail) -> None:
     with httpx.Client(base_url=sqlite_contrail.url, headers=headers, timeout=30) as client:
         assert client.get("/api/v1/prices").json() == {"version": 0, "overrides": []}
         assert client.get("/api/v1/prices/match", params={"model": "acme-llama"}).json()["entry"] is None
+        no_model = client.get("/api/v1/prices/match")  # every GET answers without parameters
+        assert no_model.status_code == 200 and no_model.json()["entry"] is None
         assert client.delete("/api/v1/prices/self-hosted/acme-llama-70b").status_code == 404
         ingest_generation(client, "3" * 16, "acme-llama", trace_id="b" * 32)
         assert observation(client, "b" * 32, "3" * 16)["cost_usd"]["total"] is None

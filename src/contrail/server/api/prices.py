@@ -41,7 +41,7 @@ def list_prices(request: Request, caller: Caller, include_builtin: bool = False)
 async def match_price(
     request: Request,
     caller: Caller,
-    model: Annotated[str, Query(min_length=1, max_length=256)],
+    model: Annotated[str, Query(max_length=256, description="As traced; empty: nothing matches")] = "",
     provider: Annotated[str | None, Query(max_length=100)] = None,
     at: Annotated[str | None, Query(description="Prices valid at this time (RFC 3339); default now")] = None,
 ) -> dict[str, Any]:
