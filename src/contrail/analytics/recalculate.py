@@ -26,6 +26,7 @@ from contrail.analytics.cost import COST_METADATA_KEY, price_observation
 from contrail.analytics.price_file import normalize_name
 from contrail.schema.observation import Cost, Observation, ObservationType, Usage
 from contrail.schema.timeconv import now_us, us_to_rfc3339
+from contrail.store import metric_rollups
 from contrail.store.database import writing
 from contrail.store.tables import observations, session_activity, traces, user_activity
 from contrail.store.types import nanos_to_usd, usd_to_nanos
@@ -55,6 +56,16 @@ _COLUMNS = (
     "output_cost_nanos",
     "total_cost_nanos",
     "metadata",
+    # The rest of what the metric rollups fold: their cost moves with the observations'.
+    "model",
+    "name",
+    "environment",
+    "release",
+    "prompt_name",
+    "prompt_version",
+    "is_error",
+    "duration_us",
+    "ttft_us",
 )
 _USAGE_COLUMNS = (
     "input_tokens",
@@ -202,6 +213,7 @@ class _Change:
     total_nanos: int | None
     metadata: dict[str, Any]
     delta: int
+    row: dict[str, Any]
 
 
 def _reprice(
@@ -233,7 +245,7 @@ def _reprice(
         return None
     marker["recalculated"] = us_to_rfc3339(now_us())
     delta = (new[2] or 0) - (row["total_cost_nanos"] or 0)
-    return _Change(row["id"], row["trace_id"], new[0], new[1], new[2], obs.metadata, delta)
+    return _Change(row["id"], row["trace_id"], new[0], new[1], new[2], obs.metadata, delta, row)
 
 
 def _observation(row: dict[str, Any], metadata: dict[str, Any], old_marker: dict[str, Any]) -> Observation:
@@ -292,6 +304,9 @@ def _store(
         ],
     )
     result.changed += len(changes)
+    metric_rollups.apply_cost_changes(
+        connection, [({**c.row, "project_id": project_id}, c.total_nanos) for c in changes if c.delta]
+    )
     deltas: dict[str, int] = {}
     for change in changes:
         deltas[change.trace_id] = deltas.get(change.trace_id, 0) + change.delta

@@ -106,6 +106,21 @@ def apply(connection: Connection, changes: Iterable[Change]) -> None:
     _upsert(connection, deltas)
 
 
+def apply_cost_changes(
+    connection: Connection, changes: Iterable[tuple[Mapping[str, Any], int | None]]
+) -> None:
+    """Move the rollups' cost from stored rows to their new ``total_cost_nanos`` (price recalculation).
+
+    Each row needs ``project_id`` and the columns ``_fold`` reads; only the cost differs between the
+    taken-back and the added contribution, so refusals (read from outputs) are left out of both.
+    """
+    deltas: Deltas = {}
+    for row, new_total in changes:
+        _fold(deltas, row, None, -1)
+        _fold(deltas, {**row, "total_cost_nanos": new_total}, None, +1)
+    _upsert(connection, deltas)
+
+
 def rebuild(connection: Connection, project_id: str, start_us: int | None, end_us: int | None) -> None:
     """Recompute the rollups of observations starting in [start_us, end_us) (open ends: all).
 
