@@ -12,6 +12,7 @@ from tests.conftest import LiveContrail
 
 TRACE = "d" * 32
 SECRET_MARK = "tenant-a-secret-marker"
+SECRET_NAME = "tenant-a-secret-name"
 OPEN_PATHS = {"/api/v1/health"}
 
 
@@ -34,10 +35,45 @@ def _seed(client: httpx.Client) -> None:
     assert client.post("/api/v1/ingest", json={"batch": [event, score]}).status_code == 207
 
 
+def _seed_objects(client: httpx.Client) -> dict[str, str]:
+    """One of each kind of object the project owns; returns the values of their path parameters."""
+    prompt = {"name": SECRET_NAME, "type": "text", "prompt": f"{SECRET_MARK} {{{{topic}}}}"}
+    assert client.post("/api/v1/prompts", json=prompt | {"labels": ["production"]}).status_code == 201
+    assert client.post("/api/v1/prompts", json=prompt | {"prompt": "v2 {{topic}}"}).status_code == 201
+    assert client.post("/api/v1/datasets", json={"name": SECRET_NAME}).status_code == 201
+    item = {"id": "item-1", "input": SECRET_MARK, "expected_output": SECRET_MARK}
+    added = client.post(f"/api/v1/datasets/{SECRET_NAME}/items", json={"items": [item]})
+    assert added.status_code == 200, added.text
+    experiment = client.post("/api/v1/experiments", json={"name": SECRET_NAME, "dataset": SECRET_NAME})
+    assert experiment.status_code == 201, experiment.text
+    second = client.post("/api/v1/experiments", json={"name": f"{SECRET_NAME}-2", "dataset": SECRET_NAME})
+    assert second.status_code == 201, second.text
+    rule = {"name": SECRET_NAME, "sampling_percent": 100, "scorer": {"type": "contains", "value": "x"}}
+    created_rule = client.post("/api/v1/eval-rules", json=rule)
+    assert created_rule.status_code == 201, created_rule.text
+    return {
+        "trace_id": TRACE,
+        "session_id": "session-a",
+        "name": SECRET_NAME,
+        "item_id": "item-1",
+        "experiment_id": experiment.json()["id"],
+        "second_experiment_id": second.json()["id"],
+        "rule_id": created_rule.json()["id"],
+    }
+
+
+def _required_params(path: str, values: dict[str, str]) -> dict[str, str]:
+    """Query parameters some endpoints need to answer 200 for their owner."""
+    if path.endswith("/diff"):
+        return {"from": "1", "to": "2"}
+    if path.endswith("/experiments/compare"):
+        return {"baseline": values["experiment_id"], "candidate": values["second_experiment_id"]}
+    return {}
+
+
 def test_another_projects_key_sees_nothing_on_any_endpoint(contrail: LiveContrail) -> None:
     engine = contrail.app.state.contrail.engine  # type: ignore[attr-defined]
     other = create_key(engine, create_project(engine, f"other-{uuid.uuid4().hex[:8]}").id)
-    values = {"trace_id": TRACE, "session_id": "session-a"}
     with (
         contrail.client() as owner,
         httpx.Client(
@@ -45,6 +81,7 @@ def test_another_projects_key_sees_nothing_on_any_endpoint(contrail: LiveContrai
         ) as intruder,
     ):
         _seed(owner)
+        values = _seed_objects(owner)
         paths = owner.get("/openapi.json").json()["paths"]
         checked = 0
         for path, operations in paths.items():
@@ -52,19 +89,24 @@ def test_another_projects_key_sees_nothing_on_any_endpoint(contrail: LiveContrai
                 continue
             url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
             params = {"q": SECRET_MARK} if "traces" in path or "observations" in path else {}
+            params |= _required_params(path, values)
             mine = owner.get(url, params=params)
             theirs = intruder.get(url, params=params)
             assert mine.status_code == 200, (path, mine.text)
             assert theirs.status_code in (200, 404), (path, theirs.text)
-            for secret in (TRACE, SECRET_MARK, "user-a", "session-a", contrail.project_id):
+            for secret in (TRACE, SECRET_MARK, SECRET_NAME, "user-a", "session-a", contrail.project_id):
                 if secret in url:
                     continue  # a 404 may echo what the caller itself sent
                 assert secret not in theirs.text, (path, theirs.text)
             if theirs.status_code == 200 and "data" in theirs.json():
-                assert theirs.json()["data"] == [], path
+                data = theirs.json()["data"]
+                if isinstance(data, dict):  # a summary: nothing counted, nothing summed
+                    assert all(v in (0, None, "0", [], {}) for v in data.values()), (path, data)
+                else:
+                    assert data == [], path
             checked += 1
         whoami = intruder.get("/api/v1/whoami").json()
-    assert checked >= 8
+    assert checked >= 30
     assert whoami["project_id"] != contrail.project_id
 
 
