@@ -27,6 +27,7 @@ def start_server(
     env = dict(os.environ, CONTRAIL_HOME=str(home))
     if not keep_database_url:
         env.pop("CONTRAIL_DATABASE_URL", None)
+    Path(home).mkdir(parents=True, exist_ok=True)
     log = Path(home) / f"server-{port}.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
