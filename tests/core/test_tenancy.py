@@ -44,10 +44,17 @@ def _seed_objects(client: httpx.Client) -> dict[str, str]:
     item = {"id": "item-1", "input": SECRET_MARK, "expected_output": SECRET_MARK}
     added = client.post(f"/api/v1/datasets/{SECRET_NAME}/items", json={"items": [item]})
     assert added.status_code == 200, added.text
+    more = [{"id": f"item-{i}", "input": i} for i in (2, 3)]
+    assert client.post(f"/api/v1/datasets/{SECRET_NAME}/items", json={"items": more}).status_code == 200
     experiment = client.post("/api/v1/experiments", json={"name": SECRET_NAME, "dataset": SECRET_NAME})
     assert experiment.status_code == 201, experiment.text
     second = client.post("/api/v1/experiments", json={"name": f"{SECRET_NAME}-2", "dataset": SECRET_NAME})
     assert second.status_code == 201, second.text
+    # Judge and human scores on three items, so the experiment's calibration answers its owner.
+    labels = [{"name": "judge", "value": 1}, {"name": "human", "value": 1}]
+    results = [{"item_id": f"item-{i}", "scores": labels} for i in (1, 2, 3)]
+    run = client.post(f"/api/v1/experiments/{experiment.json()['id']}/results", json={"results": results})
+    assert run.status_code == 200, run.text
     rule = {"name": SECRET_NAME, "sampling_percent": 100, "scorer": {"type": "contains", "value": "x"}}
     created_rule = client.post("/api/v1/eval-rules", json=rule)
     assert created_rule.status_code == 201, created_rule.text
@@ -66,6 +73,8 @@ def _required_params(path: str, values: dict[str, str]) -> dict[str, str]:
     """Query parameters some endpoints need to answer 200 for their owner."""
     if path.endswith("/diff"):
         return {"from": "1", "to": "2"}
+    if path.endswith("/calibration"):
+        return {"judge": "judge", "human": "human"}
     if path.endswith("/experiments/compare"):
         return {"baseline": values["experiment_id"], "candidate": values["second_experiment_id"]}
     return {}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from contrail.evals import experiments
+from contrail.evals import calibration_data, experiments
 from contrail.server.api.datasets import EncodedSlashRoute, call, json_body
 from contrail.server.api.params import MAX_PAGE
 from contrail.server.auth import Principal
@@ -59,6 +59,17 @@ async def compare(
 @router.get("/experiments/{experiment_id}", summary="One experiment with its summary")
 async def get_experiment(request: Request, caller: Caller, experiment_id: str) -> dict[str, Any]:
     return await call(request, experiments.get_experiment, caller.project_id, experiment_id)
+
+
+@router.get("/experiments/{experiment_id}/calibration", summary="Agreement of a judge with human labels")
+async def calibration(
+    request: Request,
+    caller: Caller,
+    experiment_id: str,
+    judge: Annotated[str, Query(min_length=1, max_length=200)],
+    human: Annotated[str, Query(min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    return await call(request, calibration_data.calibration, caller.project_id, experiment_id, judge, human)
 
 
 @router.patch("/experiments/{experiment_id}", summary="Set an experiment's status")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from contrail.evals import datasets, experiments, online, online_jobs
+from contrail.evals import calibration_data, datasets, experiments, online, online_jobs
 from contrail.evals.datasets import DatasetError
 from contrail.server.state import server_state
 from contrail.server.ui.session import SignedIn, UiError, signed_in
@@ -181,6 +181,34 @@ def _all_results(engine: Any, project_id: str, experiment_id: str) -> list[dict[
         cursor = page.next_cursor
         if cursor is None or len(rows) >= 5000:
             return rows
+
+
+@router.get("/experiments/{experiment_id}/calibration")
+def calibration_page(
+    request: Request, who: Who, experiment_id: str, judge: str = "", human: str = ""
+) -> Response:
+    """Pick a judge score and a human-label score; show their agreement and worst disagreements."""
+    engine = server_state(request).engine
+    experiment = _fetch(experiments.get_experiment, engine, who.project_id, experiment_id)
+    names = _fetch(calibration_data.score_names, engine, who.project_id, experiment_id)
+    report, problem = None, None
+    if judge and human:
+        try:
+            report = _fetch(calibration_data.calibration, engine, who.project_id, experiment_id, judge, human)
+        except UiError as exc:  # too few pairs or an unknown name: explain on the page, keep the pickers
+            problem = exc.message
+    return render(
+        request,
+        "experiment_calibration.html",
+        who,
+        experiment=experiment,
+        names=names,
+        judge=judge,
+        human=human,
+        report=report,
+        problem=problem,
+        status=422 if problem else 200,
+    )
 
 
 @router.get("/experiments/{experiment_id}")
