@@ -135,6 +135,7 @@ def test_summary_segments_and_scores(contrail: LiveContrail) -> None:
         "cost_usd": "0.016",
         "cost_per_trace_usd": "0.0016",
         "cost_per_user_usd": "0.008",
+        "latency_ms": {"p50": 50.0, "p90": 300.0, "p95": 400.0, "p99": 400.0},
     }
     assert [(s["group"], s["traces"], s["latency_ms"]["p50"]) for s in by_user] == [
         ("u2", 6, 100.0),

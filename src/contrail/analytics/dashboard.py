@@ -83,7 +83,7 @@ def build(
     ):
         segments[label] = [
             {"group": s.group, "count": s.traces, "latency_ms": s.latency_ms}
-            for s in insights.latency_segments(engine, project_id, by, start, end)
+            for s in insights.latency_segments(engine, project_id, by, flt)
         ]
     return Dashboard(
         query=query,
@@ -93,12 +93,12 @@ def build(
         cost_by_model=observations(engine, project_id, flt, group_by="model", bucket="auto"),
         models=models,
         prompts=[r for r in observations(engine, project_id, flt, group_by="prompt") if r.group],
-        users=insights.top_users(engine, project_id, start, end),
-        summary=insights.trace_summary(engine, project_id, start, end),
+        users=insights.top_users(engine, project_id, flt),
+        summary=insights.trace_summary(engine, project_id, flt),
         segments=segments,
         projection=insights.project_cost([(r.bucket_start_us or 0, r.cost_usd or Decimal(0)) for r in daily]),
         what_if=insights.what_if(prices, query.what_if_model, models),
-        scores=insights.score_summaries(engine, project_id, start, end),
+        scores=insights.score_summaries(engine, project_id, flt),
     )
 
 

@@ -8,31 +8,49 @@ start time, user and session), never the observations. Every query is scoped to 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Float, Text, bindparam, case, cast, func, select, type_coerce
+from sqlalchemy import (
+    Engine,
+    Float,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from contrail.analytics.catalogue import PriceCatalogue
-from contrail.store.filters import METADATA_KEY
+from contrail.store.filters import METADATA_KEY, Filter, trace_conditions
 from contrail.store.tables import scores, traces
 from contrail.store.types import nanos_to_usd
 
 PERCENTILES = (50, 90, 95, 99)
 SEGMENTS = ("user_id", "session_id")
+# Score groups: a column of the scored trace, each of its tags or models, or a metadata key.
+SCORE_GROUPS = ("name", "user_id", "session_id", "environment", "release", "tag", "model")
 SCORE_BINS = 10
 _t = traces.c
 
 
 @dataclasses.dataclass(slots=True)
 class TraceSummary:
+    """Traces in the range and filter; ``latency_ms`` are nearest-rank trace durations."""
+
     traces: int
     users: int
     cost_usd: Decimal
     cost_per_trace_usd: Decimal | None
     cost_per_user_usd: Decimal | None
+    latency_ms: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(slots=True)
@@ -60,6 +78,7 @@ class ScoreSummary:
     maximum: float | None
     # numeric: SCORE_BINS equal-width bins from minimum to maximum; categorical: one per value
     distribution: list[dict[str, Any]]
+    group: str | None = None  # the value of ``group_by`` when grouped
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,22 +91,21 @@ class Projection:
     next_30_days_usd: Decimal
 
 
-def _range(start_us: int | None, end_us: int | None) -> list[Any]:
-    conditions = []
-    if start_us is not None:
-        conditions.append(_t.start_us >= start_us)
-    if end_us is not None:
-        conditions.append(_t.start_us < end_us)
-    return conditions
+def _traces_where(engine: Engine, project_id: str, flt: Filter) -> list[Any]:
+    """Traces starting in the range that match the filter (and hold at least one observation)."""
+    return [*trace_conditions(traces, flt, project_id, engine.dialect.name), _t.observation_count > 0]
 
 
-def trace_summary(engine: Engine, project_id: str, start_us: int | None, end_us: int | None) -> TraceSummary:
-    """Traces starting in the range, their distinct users and cost (exact), per trace and per user."""
+def trace_summary(engine: Engine, project_id: str, flt: Filter) -> TraceSummary:
+    """Traces matching ``flt``, their distinct users, cost (exact) per trace and per user, and trace
+    latency percentiles (nearest rank over trace durations, computed in SQL on both dialects)."""
+    where = _traces_where(engine, project_id, flt)
     query = select(
         func.count(), func.count(func.distinct(_t.user_id)), func.coalesce(func.sum(_t.total_cost_nanos), 0)
-    ).where(_t.project_id == project_id, _t.observation_count > 0, *_range(start_us, end_us))
+    ).where(*where)
     with engine.connect() as connection:
         n_traces, n_users, nanos = connection.execute(query).one()
+        latency = _duration_percentiles(connection, where)
     cost = nanos_to_usd(int(nanos)) or Decimal(0)
     return TraceSummary(
         traces=int(n_traces),
@@ -95,13 +113,34 @@ def trace_summary(engine: Engine, project_id: str, start_us: int | None, end_us:
         cost_usd=cost,
         cost_per_trace_usd=cost / n_traces if n_traces else None,
         cost_per_user_usd=cost / n_users if n_users else None,
+        latency_ms=latency,
     )
 
 
-def top_users(
-    engine: Engine, project_id: str, start_us: int | None, end_us: int | None, n: int = 10
-) -> list[UserRow]:
-    """The ``n`` users whose traces (starting in the range) cost most; ties by user id."""
+def _duration_percentiles(connection: Any, where: list[Any]) -> dict[str, float | None]:
+    ranked = (
+        select(
+            _t.duration_us.label("v"),
+            func.row_number().over(order_by=_t.duration_us).label("rn"),
+            func.count().over().label("n"),
+        )
+        .where(*where, _t.duration_us.is_not(None))
+        .subquery()
+    )
+    wanted = [(p * ranked.c.n + 99) // 100 for p in PERCENTILES]
+    rows = connection.execute(
+        select(ranked.c.v, ranked.c.rn, ranked.c.n).where(or_(*[ranked.c.rn == w for w in wanted]))
+    ).all()
+    out: dict[str, float | None] = {f"p{p}": None for p in PERCENTILES}
+    for v, rn, n in rows:
+        for p in PERCENTILES:
+            if rn == (p * n + 99) // 100:
+                out[f"p{p}"] = int(v) / 1000
+    return out
+
+
+def top_users(engine: Engine, project_id: str, flt: Filter, n: int = 10) -> list[UserRow]:
+    """The ``n`` users whose traces (matching ``flt``) cost most; ties by user id."""
     cost = func.sum(_t.total_cost_nanos)
     query = (
         select(
@@ -111,7 +150,7 @@ def top_users(
             func.sum(_t.total_tokens),
             cost,
         )
-        .where(_t.project_id == project_id, _t.user_id.is_not(None), *_range(start_us, end_us))
+        .where(*_traces_where(engine, project_id, flt), _t.user_id.is_not(None))
         .group_by(_t.user_id)
         .order_by(cost.desc(), _t.user_id)
         .limit(n)
@@ -124,16 +163,14 @@ def top_users(
     ]
 
 
-def latency_segments(
-    engine: Engine, project_id: str, by: str, start_us: int | None, end_us: int | None, n: int = 10
-) -> list[Segment]:
+def latency_segments(engine: Engine, project_id: str, by: str, flt: Filter, n: int = 10) -> list[Segment]:
     """Trace latency percentiles (nearest rank, exact) for the ``n`` busiest values of ``by``.
 
     ``by``: ``user_id``, ``session_id`` or ``metadata:<key>`` (trace metadata). Only the busiest
     segments' durations are read, so the cost follows their traffic, not the project's.
     """
     key = _segment_expr(by, engine.dialect.name)
-    where = [_t.project_id == project_id, _t.observation_count > 0, *_range(start_us, end_us)]
+    where = _traces_where(engine, project_id, flt)
     busiest = (
         select(key.label("g"), func.count().label("c"))
         .where(*where, key.is_not(None))
@@ -157,9 +194,13 @@ def latency_segments(
 def _segment_expr(by: str, dialect: str) -> Any:
     if by in SEGMENTS:
         return _t[by]
+    return _metadata_expr(by, dialect, f"{by!r} is not one of {', '.join(SEGMENTS)} or metadata:<key>")
+
+
+def _metadata_expr(by: str, dialect: str, message: str) -> Any:
     name = by.removeprefix("metadata:")
     if not (by.startswith("metadata:") and METADATA_KEY.match(name)):
-        raise ValueError(f"{by!r} is not one of {', '.join(SEGMENTS)} or metadata:<key>")
+        raise ValueError(message)
     if dialect == "postgresql":
         return type_coerce(_t.metadata, JSONB)[name].astext
     return cast(func.json_extract(_t.metadata, bindparam(None, '$."' + name + '"')), Text)
@@ -171,39 +212,91 @@ def _nearest_rank(values: Sequence[int]) -> dict[str, float | None]:
     return {f"p{p}": values[(p * len(values) + 99) // 100 - 1] / 1000 for p in PERCENTILES}
 
 
-def score_summaries(
-    engine: Engine, project_id: str, start_us: int | None, end_us: int | None
-) -> list[ScoreSummary]:
-    """Per score name (timestamped in the range): count, mean, range and distribution."""
+@functools.cache
+def _trace_array(column: str, dialect: str) -> Any:
+    """One row per element of a trace's JSON array column (tags, models); one object per dialect."""
+    if dialect == "postgresql":
+        values = func.jsonb_array_elements_text(type_coerce(_t[column], JSONB))
+    else:
+        values = func.json_each(_t[column])
+    return values.table_valued("value").alias(f"trace_{column}")
+
+
+def _score_group(group_by: str | None, dialect: str) -> tuple[Any, Any]:
+    """(group expression, FROM) for scores grouped by a property of their trace."""
     s = scores.c
+    joined = scores.join(traces, (_t.project_id == s.project_id) & (_t.trace_id == s.trace_id))
+    if group_by is None:
+        return None, scores
+    if group_by in ("tag", "model"):
+        array = _trace_array("tags" if group_by == "tag" else "models", dialect)
+        return array.c.value, joined.join(array, literal_column("1") == literal_column("1"))
+    if group_by in SCORE_GROUPS:
+        return _t[group_by], joined
+    message = f"{group_by!r} is not one of {', '.join(SCORE_GROUPS)} or metadata:<key>"
+    return _metadata_expr(group_by, dialect, message), joined
+
+
+def _has_trace_filter(flt: Filter) -> bool:
+    untimed = dataclasses.replace(flt, start_from_us=None, start_to_us=None)
+    return untimed != Filter()
+
+
+def score_summaries(
+    engine: Engine, project_id: str, flt: Filter, group_by: str | None = None
+) -> list[ScoreSummary]:
+    """Per score name (and group), scores timestamped in the range whose trace matches the rest of
+    ``flt``: count, mean, range and distribution.
+
+    ``group_by``: a property of the scored trace (``SCORE_GROUPS``: ``name`` is the trace name,
+    ``tag``/``model`` count a score under each of its trace's tags/models) or ``metadata:<key>``;
+    scores without a trace are left out when grouping. Raises ValueError for an unknown group.
+    """
+    s = scores.c
+    dialect = engine.dialect.name
+    group, source = _score_group(group_by, dialect)
     where = [s.project_id == project_id]
-    if start_us is not None:
-        where.append(s.timestamp_us >= start_us)
-    if end_us is not None:
-        where.append(s.timestamp_us < end_us)
+    if flt.start_from_us is not None:
+        where.append(s.timestamp_us >= flt.start_from_us)
+    if flt.start_to_us is not None:
+        where.append(s.timestamp_us < flt.start_to_us)
+    if _has_trace_filter(flt):
+        untimed = dataclasses.replace(flt, start_from_us=None, start_to_us=None)
+        matching = select(_t.trace_id).where(*trace_conditions(traces, untimed, project_id, dialect))
+        where.append(s.trace_id.in_(matching))
+    if group is not None:
+        where.append(group.is_not(None))
+    key = (literal_column("NULL") if group is None else group).label("g")
     value = cast(s.value, Float)
-    stats = select(s.name, func.count(), func.avg(value), func.min(value), func.max(value)).where(*where)
+    grouping = [*([group] if group is not None else []), s.name]
     with engine.connect() as connection:
-        rows = connection.execute(stats.group_by(s.name).order_by(s.name)).all()
-        labels = connection.execute(
-            select(s.name, s.string_value, func.count())
-            .where(*where, s.value.is_(None), s.string_value.is_not(None))
-            .group_by(s.name, s.string_value)
-            .order_by(s.name, s.string_value)
+        rows = connection.execute(
+            select(key, s.name, func.count(), func.avg(value), func.min(value), func.max(value))
+            .select_from(source)
+            .where(*where)
+            .group_by(*grouping)
+            .order_by(*grouping)
         ).all()
-        numeric = {
-            name: connection.execute(select(s.value).where(*where, s.name == name, s.value.is_not(None)))
-            .scalars()
-            .all()
-            for name, _, mean, _, _ in rows
-            if mean is not None
-        }
+        labels = connection.execute(
+            select(key, s.name, s.string_value, func.count())
+            .select_from(source)
+            .where(*where, s.value.is_(None), s.string_value.is_not(None))
+            .group_by(*grouping, s.string_value)
+            .order_by(*grouping, s.string_value)
+        ).all()
+        numeric: dict[tuple[Any, str], list[float]] = {}
+        for g, name, v in connection.execute(
+            select(key, s.name, s.value).select_from(source).where(*where, s.value.is_not(None))
+        ):
+            numeric.setdefault((g, name), []).append(float(v))
     out = []
-    for name, count, mean, low, high in rows:
-        if name in numeric:
-            distribution = _bins([float(v) for v in numeric[name]], float(low), float(high))
+    for g, name, count, mean, low, high in rows:
+        if (g, name) in numeric:
+            distribution = _bins(numeric[(g, name)], float(low), float(high))
         else:
-            distribution = [{"label": str(v), "count": int(c)} for n, v, c in labels if n == name]
+            distribution = [
+                {"label": str(v), "count": int(c)} for lg, n, v, c in labels if (lg, n) == (g, name)
+            ]
         out.append(
             ScoreSummary(
                 name,
@@ -212,6 +305,7 @@ def score_summaries(
                 None if low is None else float(low),
                 None if high is None else float(high),
                 distribution,
+                None if g is None else str(g),
             )
         )
     return out

@@ -19,6 +19,7 @@ in the stored outputs).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -49,7 +50,18 @@ Bucket = Literal["minute", "hour", "day"]
 BUCKET_US: dict[str, int] = {"minute": 60_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
 MAX_BUCKETS = 1_000
 PERCENTILES = (50, 90, 95, 99)
-GROUPS = ("model", "provider", "user_id", "session_id", "prompt", "environment", "release", "name", "type")
+GROUPS = (
+    "model",
+    "provider",
+    "user_id",
+    "session_id",
+    "prompt",
+    "environment",
+    "release",
+    "name",
+    "type",
+    "tag",
+)
 TOP_METRICS = ("cost", "tokens", "count", "errors", "latency")
 MAX_TOP = 100
 MAX_RANGE_US = 3660 * 86_400_000_000  # ten years: beyond that a range is a typo, not a question
@@ -136,12 +148,17 @@ def observation_metrics(
     keys = [*group_exprs, *([_bucket_expr(width)] if width else [])]
     labelled = [k.label(f"k{i}") for i, k in enumerate(keys)]
     where = observation_conditions(observations, flt, project_id, dialect)
+    source = _source(group_by, dialect)
     with engine.connect() as connection:
         totals = connection.execute(
-            select(*labelled, *_aggregates()).where(*where).group_by(*keys).order_by(*keys)
+            select(*labelled, *_aggregates())
+            .select_from(source)
+            .where(*where)
+            .group_by(*keys)
+            .order_by(*keys)
         ).all()
-        latency = _percentiles(connection, keys, where, _c.duration_us)
-        ttft = _percentiles(connection, keys, where, _c.ttft_us)
+        latency = _percentiles(connection, keys, where, _c.duration_us, source)
+        ttft = _percentiles(connection, keys, where, _c.ttft_us, source)
     n_group = len(group_exprs)
     rows = []
     for row in totals:
@@ -172,7 +189,12 @@ def top(
             return _rollup_top(connection, project_id, flt, by, metric, n)
     ranking = _top_expr(metric)
     query = (
-        select(*group_exprs, ranking.label("value"), func.count().label("obs_count"))
+        select(
+            *[g.label(f"k{i}") for i, g in enumerate(group_exprs)],
+            ranking.label("value"),
+            func.count().label("obs_count"),
+        )
+        .select_from(_source(by, dialect))
         .where(*observation_conditions(observations, flt, project_id, dialect))
         .where(*(g.is_not(None) for g in group_exprs[:1]))
         .group_by(*group_exprs)
@@ -304,11 +326,30 @@ def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((value is not None, value if value is not None else "") for value in key)
 
 
+@functools.cache
+def _tag_values(dialect: str) -> Any:
+    """One row per tag of each observation (a join on it counts a span under each of its tags). One
+    object per dialect, so the grouped column and the join name the same FROM item."""
+    if dialect == "postgresql":
+        return func.jsonb_array_elements_text(type_coerce(_c.tags, JSONB)).table_valued("value").alias("tag")
+    return func.json_each(_c.tags).table_valued("value").alias("tag")
+
+
+def _source(group_by: str | None, dialect: str) -> Any:
+    """The FROM of a metrics query: observations, joined to their tags when grouping by tag."""
+    if group_by != "tag":
+        return observations
+    # Both dialects let a function in FROM read the columns of the table joined before it.
+    return observations.join(_tag_values(dialect), literal_column("1") == literal_column("1"))
+
+
 def _group_exprs(group_by: str | None, dialect: str) -> list[ColumnElement[Any]]:
     if group_by is None:
         return []
     if group_by == "prompt":
         return [_c.prompt_name, _c.prompt_version]
+    if group_by == "tag":
+        return [_tag_values(dialect).c.value]
     if group_by in GROUPS:
         return [_c[group_by]]
     key = group_by.removeprefix("metadata:")
@@ -381,7 +422,11 @@ def _aggregates() -> list[ColumnElement[Any]]:
 
 
 def _percentiles(
-    connection: Any, keys: list[ColumnElement[Any]], where: list[ColumnElement[bool]], value: Any
+    connection: Any,
+    keys: list[ColumnElement[Any]],
+    where: list[ColumnElement[bool]],
+    value: Any,
+    source: Any = observations,
 ) -> dict[tuple[Any, ...], dict[str, float | None]]:
     """Nearest-rank p50/p90/p95/p99 of ``value`` (µs) per key, in ms."""
     ranked = (
@@ -391,6 +436,7 @@ def _percentiles(
             func.row_number().over(partition_by=keys, order_by=value).label("rn"),
             func.count().over(partition_by=keys).label("n"),
         )
+        .select_from(source)
         .where(*where, value.is_not(None))
         .subquery()
     )

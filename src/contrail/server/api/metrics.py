@@ -58,12 +58,12 @@ def observation_metrics(
 
 
 @router.get(
-    "/summary", summary="Traces, distinct users and cost per trace and per user (only the time range applies)"
+    "/summary", summary="Traces, distinct users, cost per trace and per user, trace latency percentiles"
 )
 def summary(request: Request, caller: Caller, flt: Filters) -> dict[str, Any]:
     with _metrics_errors():
         metrics.check_range(flt)
-    found = insights.trace_summary(server_state(request).engine, caller.project_id, *_span(flt))
+    found = insights.trace_summary(server_state(request).engine, caller.project_id, flt)
     return {"data": dataclasses.asdict(found)}
 
 
@@ -80,9 +80,7 @@ def segments(
     with _metrics_errors():
         metrics.check_range(flt)
         try:
-            rows = insights.latency_segments(
-                server_state(request).engine, caller.project_id, by, *_span(flt), n=n
-            )
+            rows = insights.latency_segments(server_state(request).engine, caller.project_id, by, flt, n=n)
         except ValueError as exc:
             raise metrics.MetricsError("by", str(exc)) from exc
     return {"data": [dataclasses.asdict(row) for row in rows], "by": by}
@@ -94,20 +92,27 @@ def top_users(
 ) -> dict[str, Any]:
     with _metrics_errors():
         metrics.check_range(flt)
-    rows = insights.top_users(server_state(request).engine, caller.project_id, *_span(flt), n=n)
+    rows = insights.top_users(server_state(request).engine, caller.project_id, flt, n=n)
     return {"data": [dataclasses.asdict(row) for row in rows]}
 
 
-@router.get("/scores", summary="Score count, mean, range and distribution per score name")
-def score_metrics(request: Request, caller: Caller, flt: Filters) -> dict[str, Any]:
+@router.get("/scores", summary="Score count, mean, range and distribution per score name (and group)")
+def score_metrics(
+    request: Request,
+    caller: Caller,
+    flt: Filters,
+    group_by: Annotated[
+        str | None,
+        Query(description=f"The scored trace's {', '.join(insights.SCORE_GROUPS)} or metadata:<key>"),
+    ] = None,
+) -> dict[str, Any]:
     with _metrics_errors():
         metrics.check_range(flt)
-    rows = insights.score_summaries(server_state(request).engine, caller.project_id, *_span(flt))
-    return {"data": [dataclasses.asdict(row) for row in rows]}
-
-
-def _span(flt: Filter) -> tuple[int | None, int | None]:
-    return flt.start_from_us, flt.start_to_us
+        try:
+            rows = insights.score_summaries(server_state(request).engine, caller.project_id, flt, group_by)
+        except ValueError as exc:
+            raise metrics.MetricsError("group_by", str(exc)) from exc
+    return {"data": [dataclasses.asdict(row) for row in rows], "group_by": group_by}
 
 
 @router.get("/top", summary="Top groups by cost, tokens, count, errors or mean latency")
