@@ -11,6 +11,7 @@ import difflib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
@@ -60,6 +61,47 @@ def datasets_page(request: Request, who: Who, cursor: str | None = None) -> Resp
     engine = server_state(request).engine
     page = _fetch(datasets.list_datasets, engine, who.project_id, limit=_PAGE, cursor=cursor)
     return render(request, "datasets.html", who, page=page)
+
+
+@router.get("/evaluations/dataset-options")
+def dataset_options(request: Request, who: Who) -> Response:
+    """<option>s of the project's dataset names, for the trace page's "Add to dataset" form."""
+    page = _fetch(datasets.list_datasets, server_state(request).engine, who.project_id, limit=500)
+    return render(request, "evals_dataset_options.html", who, names=[d["name"] for d in page.items])
+
+
+@router.post("/traces/{trace_id}/add-to-dataset")
+def add_trace_to_dataset(
+    request: Request,
+    who: Who,
+    trace_id: str,
+    dataset: Annotated[str, Form(min_length=1, max_length=200)],
+    create: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """The trace's root input and output as an item of ``dataset`` (created first when asked);
+    a trace already in the dataset updates its item. Members and admins only."""
+    project = who.require(_EDIT)
+    engine = server_state(request).engine
+    name = dataset.strip()
+    if create == "true" and not _dataset_exists(engine, project.project_id, name):
+        _fetch(datasets.create_dataset, engine, project.project_id, name, None, None)
+    result = _fetch(datasets.items_from_traces, engine, project.project_id, name, trace_ids=[trace_id])
+    if not result.items:
+        raise UiError(422, "This trace has no root observation with an input or output to add.")
+    item = quote(result.items[0], safe="")
+    return RedirectResponse(
+        f"/datasets/{quote(name, safe='')}/items/{item}?project={project.project_id}", status_code=303
+    )
+
+
+def _dataset_exists(engine: Any, project_id: str, name: str) -> bool:
+    try:
+        datasets.get_dataset(engine, project_id, name)
+    except DatasetError as exc:
+        if exc.kind != "not_found":
+            raise UiError(422, exc.message) from exc
+        return False
+    return True
 
 
 @router.get("/datasets/{name:path}/items/{item_id:path}")
