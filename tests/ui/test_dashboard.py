@@ -109,3 +109,47 @@ def test_bad_range_and_chart_are_clear_errors(site: Site) -> None:
         bad_key = client.get("/dashboard", params={"segment": "a'b"})
     assert (bad_range.status_code, bad_chart.status_code, bad_key.status_code) == (422, 422, 422)
     assert "forever" in bad_range.text and "pie" in bad_chart.text
+
+
+def test_filters_narrow_segments_tables_spikes_and_csv_downloads(watched: Watched, site: Site) -> None:
+    page = sign_in(
+        watched, site, role="viewer", next_path="/dashboard?range=7d&model=claude-3-5-sonnet&segment=region"
+    )
+    expect(page.locator("#table-models tbody tr")).to_have_count(1)
+    expect(page.locator("#table-models")).to_contain_text("claude-3-5-sonnet")
+    # latency by the region metadata key: only the six claude traces (region eu), not the hostile two
+    region = page.locator('table[data-segment="region"] tbody tr')
+    expect(region).to_have_count(1)
+    expect(region.first).to_contain_text("eu")
+    expect(region.first.locator("td").nth(1)).to_have_text("6")
+    expect(page.locator("#table-users tbody tr")).to_have_count(3)
+    expect(page.locator("#trace-latency")).to_contain_text("ms")
+    expect(page.locator("#spike-alerts")).to_be_visible()  # the budgets helper's partial, loaded by htmx
+    with page.expect_download() as download:
+        page.locator('a[data-csv="traffic"]').click()
+    rows = _downloaded(download.value)
+    assert sum(int(row["count"]) for row in rows) == MODELS["claude-3-5-sonnet"]
+    with page.expect_download() as download:
+        page.locator('a[href*="chart=models"]').click()
+    models = _downloaded(download.value)
+    assert [(row["model"], row["count"]) for row in models] == [("claude-3-5-sonnet", "6")]
+    assert [m for m in watched.console if m.startswith(("error", "pageerror"))] == []
+
+
+def _downloaded(download: Any) -> list[dict[str, str]]:
+    with open(download.path(), encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_bad_dashboard_input_is_a_clear_page(site: Site) -> None:
+    with signed_in_client(site, role="viewer") as client:
+        for params, needle in [
+            ({"range": "100y"}, "100y"),
+            ({"range": "-7d"}, "-7d"),
+            ({"segment": ""}, "segment"),
+            ({"chart": "../etc"}, "../etc"),
+        ]:
+            path = "/dashboard.csv" if "chart" in params else "/dashboard"
+            response = client.get(path, params=params)
+            assert response.status_code == 422, (params, response.text)
+            assert needle in response.text

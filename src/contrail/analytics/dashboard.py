@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from contrail.analytics import insights, metrics
 from contrail.analytics.catalogue import PriceCatalogue
 from contrail.schema.timeconv import us_to_rfc3339
-from contrail.store.filters import Filter
+from contrail.store.filters import METADATA_KEY, Filter
 
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 HOUR_US = 3_600_000_000
@@ -59,6 +59,11 @@ def build(
     """Every figure of the page; raises MetricsError (or ValueError for the segment key) on bad input."""
     if query.range not in RANGES:
         raise metrics.MetricsError("range", f"{query.range!r} is not one of {', '.join(RANGES)}")
+    if not METADATA_KEY.match(query.segment_key):
+        raise metrics.MetricsError(
+            "segment",
+            f"{query.segment_key!r} is not a metadata key (1-100 letters, digits, _ . : - or space)",
+        )
     end = -(-now_us // HOUR_US) * HOUR_US
     start = end - RANGES[query.range] * DAY_US
     flt = Filter(
