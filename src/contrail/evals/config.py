@@ -308,11 +308,15 @@ async def _prompt(config: EvalConfig, client: Any) -> Any:
         if isinstance(target, PromptTargetConfig) and target.messages is None:
             raise ValueError("a prompt target needs `prompt:` (a registry name) or `messages:`")
         return None
+    from contrail.sdk.prompts import PromptUnavailableError, get_prompt
+
+    if target.version is not None and target.label is not None:
+        raise ValueError("give the prompt's `version:` or its `label:`, not both")
+    label = None if target.version is not None else (target.label or "production")
     try:
-        from contrail.sdk.prompts import get_prompt  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise ValueError("this version of Contrail cannot fetch prompts; give `messages:` instead") from exc
-    return get_prompt(target.prompt, version=target.version, label=target.label)
+        return get_prompt(target.prompt, version=target.version, label=label, cache_ttl_seconds=0)
+    except PromptUnavailableError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _field_line(path: Path, field: str) -> int | None:

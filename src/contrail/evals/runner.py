@@ -472,7 +472,8 @@ def _record(scope: Any, outcome: _Outcome) -> None:
     if outcome.error is not None:
         scope.status, scope.level, scope.status_message = "error", "error", outcome.error[:2000]
     elif outcome.output is not None:
-        scope.update(output=outcome.output.output, cost_usd=outcome.output.cost_usd)
+        cost = None if outcome.output.cost_traced else outcome.output.cost_usd
+        scope.update(output=outcome.output.output, cost_usd=cost)
         if outcome.cached:
             scope.add_metadata({"cached": True})
 

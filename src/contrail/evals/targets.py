@@ -40,6 +40,8 @@ class TargetOutput:
     output_tokens: int | None = None
     # Retrieved context, for faithfulness scorers.
     context: str | None = None
+    # The cost is already on a generation span of the item's trace (not repeated on the item's span).
+    cost_traced: bool = False
 
 
 class Target(Protocol):
@@ -266,8 +268,14 @@ class ModelTarget:
     OpenAI-compatible provider with the real ``openai.AsyncOpenAI`` client.
 
     ``messages`` are templates: ``{{name}}`` is replaced by the item input's field ``name`` (or by
-    the whole input for ``{{input}}``). The provider's own retries are off: the runner retries,
-    honouring Retry-After, so a 429 is counted and backed off in one place.
+    the whole input for ``{{input}}``). A registry prompt (``contrail.get_prompt``) is compiled with
+    the item input as its variables instead: a missing variable is that item's error. The provider's
+    own retries are off: the runner retries, honouring Retry-After, so a 429 is counted and backed
+    off in one place.
+
+    Inside a traced run the call is a generation linked to the prompt's name and version (by the
+    openai instrumentation when it is on, else by a span recorded here), and its cost is priced from
+    the usage with the built-in price catalogue (``cost_usd``; None for models it does not know).
     """
 
     kind = "prompt"
@@ -288,7 +296,8 @@ class ModelTarget:
             raise ValueError("a model target needs messages or a prompt")
         self.model = model
         self.prompt = prompt
-        self.messages = messages if messages is not None else _prompt_messages(prompt)
+        self._prompt_messages = _prompt_messages(prompt) if prompt is not None else None
+        self.messages = messages if messages is not None else self._prompt_messages
         self.base_url = base_url
         self.params = dict(params or {})
         self._api_key = api_key
@@ -309,15 +318,55 @@ class ModelTarget:
         return described
 
     async def __call__(self, input: Any) -> TargetOutput:
+        messages = self._messages(input)
+        linked = self.prompt if callable(getattr(self.prompt, "use", None)) else None
+        if _traced_here():
+            from contrail.sdk.scope import generation
+
+            parameters = dict(self.params) or None
+            async with generation(
+                "llm", model=self.model, input=messages, model_parameters=parameters, prompt=linked
+            ) as span:
+                output = await self._complete(messages)
+                span.update(
+                    output=output.output,
+                    usage={"input_tokens": output.input_tokens, "output_tokens": output.output_tokens},
+                    cost_usd=None if output.cost_usd is None else str(output.cost_usd),
+                )
+            return dataclasses.replace(output, cost_traced=True)
+        if linked is None:
+            return await self._complete(messages)
+        with linked.use():  # the openai instrumentation (when on) links its generation to the prompt
+            return await self._complete(messages)
+
+    def _messages(self, input: Any) -> Any:
+        compile = getattr(self.prompt, "compile", None)
+        if not callable(compile) or self.messages is not self._prompt_messages:
+            return [render_message(m, input) for m in self.messages or ()]
+        label = f"prompt {getattr(self.prompt, 'name', '?')!r} v{getattr(self.prompt, 'version', '?')}"
+        if not isinstance(input, Mapping):
+            raise PromptInputError(
+                f"{label} takes variables ({', '.join(self.prompt.variables) or 'none'}); the item's input "
+                f"must be an object of them, not {type(input).__name__}"
+            )
+        try:
+            compiled = compile(allow_extra=True, **{str(k): v for k, v in input.items()})
+        except ValueError as exc:  # RenderError: names the missing variables
+            raise PromptInputError(f"{label}: {exc}") from exc
+        return compiled if isinstance(compiled, list) else [{"role": "user", "content": compiled}]
+
+    async def _complete(self, messages: Any) -> TargetOutput:
         client = self._openai()
-        messages: Any = [render_message(m, input) for m in self.messages]
         completion = await client.chat.completions.create(model=self.model, messages=messages, **self.params)
         usage = completion.usage
         text = completion.choices[0].message.content if completion.choices else None
+        input_tokens = usage.prompt_tokens if usage else None
+        output_tokens = usage.completion_tokens if usage else None
         return TargetOutput(
             text,
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
+            cost_usd=price_call(completion.model or self.model, input_tokens, output_tokens),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
 
     def _openai(self) -> openai.AsyncOpenAI:
@@ -333,6 +382,47 @@ class ModelTarget:
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
+
+
+class PromptInputError(ValueError):
+    """An item's input does not fill the prompt's variables (not retried: the item's error)."""
+
+
+def _traced_here() -> bool:
+    """True inside a sampled span when the openai instrumentation would not record the call itself."""
+    from contrail.sdk.context import current_span
+
+    parent = current_span()
+    if parent is None or not parent.sampled:
+        return False
+    try:
+        from openai.resources.chat.completions import AsyncCompletions
+    except ImportError:
+        return True
+    return getattr(AsyncCompletions.create, "__contrail_original__", None) is None
+
+
+def price_call(model: str | None, input_tokens: int | None, output_tokens: int | None) -> Decimal | None:
+    """The cost of one model call from its usage with the built-in price catalogue, as ingest prices
+    generations; None when the model is unknown or usage is missing."""
+    if not model or (input_tokens is None and output_tokens is None):
+        return None
+    from contrail.analytics.catalogue import default_catalogue
+    from contrail.analytics.cost import price_observation
+    from contrail.schema.observation import Observation, ObservationType, Usage
+    from contrail.schema.timeconv import now_us
+
+    call = Observation(
+        trace_id="0" * 32,
+        span_id="0" * 16,
+        name="eval",
+        start_us=now_us(),
+        type=ObservationType.GENERATION,
+        model_requested=model,
+        usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+    )
+    price_observation(call, default_catalogue())
+    return call.cost.total
 
 
 def _prompt_messages(prompt: Any) -> list[dict[str, Any]]:
