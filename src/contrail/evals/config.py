@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import operator
+import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -99,6 +100,9 @@ class HttpTargetConfig(_Strict):
     url: str
     method: Literal["POST", "PUT", "GET"] = "POST"
     headers: dict[str, str] = {}
+    headers_env: dict[str, str] = Field(
+        default={}, description="header name -> environment variable holding its value (secrets stay out)"
+    )
     input_field: str | None = None
     output_path: str = ""
 
@@ -119,6 +123,13 @@ TargetConfig = Annotated[
 ]
 
 
+class RegressionGate(_Strict):
+    """How the baseline comparison judges one metric: which way is better, and the significance level."""
+
+    direction: Literal["higher", "lower"] = "higher"
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+
+
 class EvalConfig(_Strict):
     dataset: str = Field(min_length=1)
     target: TargetConfig
@@ -129,6 +140,7 @@ class EvalConfig(_Strict):
     thresholds: list[Annotated[str, AfterValidator(_threshold_text)]] = []
     max_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     baseline: str | None = None
+    regression: dict[str, RegressionGate] = {}
     concurrency: int = Field(default=8, ge=1, le=512)
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=5, ge=0, le=50)
@@ -203,7 +215,7 @@ def build_target(config: EvalConfig, base_dir: Path, prompt: Any = None) -> Targ
         return HttpTarget(
             target.url,
             method=target.method,
-            headers=target.headers,
+            headers={**target.headers, **_env_headers(target.headers_env)},
             input_field=target.input_field,
             output_path=target.output_path,
             timeout_s=config.timeout_s,
@@ -215,6 +227,37 @@ def build_target(config: EvalConfig, base_dir: Path, prompt: Any = None) -> Targ
         base_url=target.base_url,
         params=target.params,
     )
+
+
+def _env_headers(names: Mapping[str, str]) -> dict[str, str]:
+    """Header values read from the environment; ValueError naming an unset variable."""
+    headers = {}
+    for header, variable in names.items():
+        value = os.environ.get(variable)
+        if not value:
+            raise ValueError(f"headers_env: environment variable {variable} (for header {header}) is not set")
+        headers[header] = value
+    return headers
+
+
+def gated(comparisons: Sequence[Any], gates: Mapping[str, RegressionGate]) -> list[Any]:
+    """The server's comparison rows re-judged with each gated metric's direction and alpha: a metric
+    regressed when its p-value is below ``alpha`` and the mean moved the wrong way."""
+    out = []
+    for row in comparisons:
+        gate = gates.get(row.metric)
+        if gate is None:
+            out.append(row)
+            continue
+        significant = row.p_value is not None and row.p_value < gate.alpha
+        worse = row.diff is not None and (row.diff < 0 if gate.direction == "higher" else row.diff > 0)
+        items = row.regressed_items if gate.direction == "higher" else ()
+        out.append(
+            dataclasses.replace(
+                row, significant=significant, regressed=significant and worse, regressed_items=items
+            )
+        )
+    return out
 
 
 def import_function(spec: str, base_dir: Path) -> Callable[[Any], Any]:
@@ -292,7 +335,9 @@ async def run_eval_file(
     comparisons, baseline = [], None
     if config.baseline:
         baseline = await client.find_experiment(config.baseline, config.dataset)
-        comparisons = comparisons_from(await client.compare(str(baseline["id"]), run.id))
+        comparisons = gated(
+            comparisons_from(await client.compare(str(baseline["id"]), run.id)), config.regression
+        )
     return judge(
         run,
         config.parsed_thresholds(),
