@@ -15,7 +15,10 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from contrail.store.database import executemany
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits, as the unicode61 tokenizer splits text: an underscore separates words there, so
+# "order_id" must become two terms (a quoted "order_id" would be a phrase query, which the index
+# does not support).
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_TERMS = 16
 # Full-text search looks at the newest this-many matching spans (documented with the `q` filter).
 MAX_MATCHES = 10_000
