@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -113,6 +114,16 @@ observations = Table(
     Index(None, "project_id", "start_us"),
     Index(None, "project_id", "model", "start_us"),
     Index(None, "project_id", "is_error", "start_us"),
+    # Partial: most spans carry no prompt, so ingest pays only for the generations that do.
+    Index(
+        "ix_observations_prompt",
+        "project_id",
+        "prompt_name",
+        "prompt_version",
+        "start_us",
+        sqlite_where=text("prompt_name IS NOT NULL"),
+        postgresql_where=text("prompt_name IS NOT NULL"),
+    ),
 )
 
 traces = Table(
