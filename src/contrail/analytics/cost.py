@@ -16,6 +16,7 @@ cost was obtained, so a missing cost is visible and never shown as zero:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -35,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 COST_METADATA_KEY = "contrail_cost"
 MAX_TOKENS = 10**9
+# Token counts set aside by ingest because no model call could have produced them.
+INVALID_USAGE_METADATA_KEY = "contrail_invalid_usage"
+_USAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Usage))
 # Client and computed totals further apart than this (and than 1% of ours) are flagged as a mismatch.
 MISMATCH_ABSOLUTE = Decimal("0.000001")
 MISMATCH_RELATIVE = Decimal("0.01")
@@ -61,11 +65,30 @@ def price_observations(observations: Iterable[Observation], catalogue: PriceCata
     """
     prices = catalogue if catalogue is not None else default_catalogue()
     for obs in observations:
-        if obs.type in _PRICED_TYPES:
-            try:
+        try:
+            if obs.type in _PRICED_TYPES:
                 price_observation(obs, prices)
-            except Exception:  # one odd observation must never fail a whole ingest batch
-                _log_failure(obs)
+            _set_aside_impossible_counts(obs)
+        except Exception:  # one odd observation must never fail a whole ingest batch
+            _log_failure(obs)
+
+
+def _set_aside_impossible_counts(obs: Observation) -> None:
+    """Move negative, non-integer or absurd token counts out of ``usage`` into the metadata.
+
+    Pricing has already marked such a call ``invalid``; storing the counts would put them in every
+    token sum, so they are kept where people can see them but nothing adds them up.
+    """
+    usage = obs.usage
+    rejected: dict[str, Any] | None = None
+    for field in _USAGE_FIELDS:
+        value = getattr(usage, field)
+        if value is not None and not (type(value) is int and 0 <= value <= MAX_TOKENS):
+            rejected = rejected or {}
+            rejected[field] = value if isinstance(value, (int, float)) else str(value)[:100]
+            setattr(usage, field, None)
+    if rejected is not None:
+        obs.metadata[INVALID_USAGE_METADATA_KEY] = rejected
 
 
 def price_observation(obs: Observation, catalogue: PriceCatalogue) -> None:
