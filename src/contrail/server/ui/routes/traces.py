@@ -59,6 +59,10 @@ def traces_page(request: Request, who: Who) -> Response:
     )
 
 
+# Model calls without a price leave the trace total short: the page says how many, never shows $0 alone.
+_PRICED_TYPES = frozenset({"generation", "embedding"})
+
+
 @router.get("/traces/{trace_id}")
 def trace_page(request: Request, who: Who, trace_id: str, observation: str | None = None) -> Response:
     project_id = who.project_id
@@ -79,6 +83,9 @@ def trace_page(request: Request, who: Who, trace_id: str, observation: str | Non
         selected=selected,
         panel=panel,
         trace_scores=[s for s in trace["scores"] if not s["observation_id"]],
+        unpriced_calls=sum(
+            1 for o in trace["observations"] if o["type"] in _PRICED_TYPES and o["total_cost_nanos"] is None
+        ),
     )
 
 
