@@ -45,6 +45,12 @@ def eval_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).",
 )
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the comparison table (every matrix variant: scores, cost, latency, Pareto) as JSON.",
+)
 @click.option("--resume", is_flag=True, help="Continue the experiment of the same name, skipping done items.")
 @click.option("--no-cache", is_flag=True, help="Call the target even for inputs it has answered before.")
 @click.option("--concurrency", type=click.IntRange(1, 512), default=None, help="Items in flight at once.")
@@ -54,14 +60,22 @@ def run_command(
     name: str | None,
     junit_path: Path | None,
     markdown_path: Path | None,
+    json_path: Path | None,
     resume: bool,
     no_cache: bool,
     concurrency: int | None,
     host: str | None,
 ) -> None:
-    """Run EVAL_FILE's experiment; exit 1 when its thresholds fail or it regressed."""
+    """Run EVAL_FILE's experiment (one per variant with a `matrix:`); exit 1 when thresholds fail or
+    a run regressed."""
     from contrail.evals.config import ConfigError, run_eval_file
-    from contrail.evals.reports import junit_xml, markdown_summary
+    from contrail.evals.reports import (
+        MatrixVerdict,
+        junit_xml,
+        markdown_summary,
+        matrix_json,
+        matrix_markdown,
+    )
 
     _configure_tracing(host)
     client = _client(host)
@@ -86,10 +100,16 @@ def run_command(
         raise
     if junit_path is not None:
         junit_path.write_text(junit_xml(verdict), encoding="utf-8")
+    matrix = isinstance(verdict, MatrixVerdict)
     if markdown_path is not None:
         with markdown_path.open("a", encoding="utf-8") as out:  # $GITHUB_STEP_SUMMARY is appended to
-            out.write(markdown_summary(verdict))
-    _print_verdict(verdict)
+            out.write(matrix_markdown(verdict) if matrix else markdown_summary(verdict))
+    if json_path is not None:
+        json_path.write_text(matrix_json(verdict), encoding="utf-8")
+    if matrix:
+        _print_matrix(verdict)
+    else:
+        _print_verdict(verdict)
     if not verdict.passed:
         raise SystemExit(1)
 
@@ -177,6 +197,53 @@ def _print_verdict(verdict: Any) -> None:
     print_table("Checks", ("check", "actual", "result"), checks)
     if verdict.passed:
         click.echo("PASSED")
+        return
+    for line in verdict.failures():
+        click.echo(f"FAILED: {line}", err=True)
+
+
+def _print_matrix(verdict: Any) -> None:
+    from rich.markup import escape
+
+    from contrail.evals.reports import matrix_scorers, money_text
+
+    for variant in verdict.variants:
+        checks = variant.verdict.checks
+        rows = [(str(c.threshold), _num(c.actual), "pass" if c.passed else "FAIL") for c in checks]
+        print_table(
+            escape(f"Checks of {variant.name} ({variant.verdict.run.name})"),
+            ("check", "actual", "result"),
+            rows,
+        )
+    scorers = matrix_scorers(verdict)
+    columns = (
+        "variant",
+        "items",
+        "errors",
+        *scorers,
+        "cost total",
+        "cost/item",
+        "p50 ms",
+        "p95 ms",
+        "Pareto",
+    )
+    table = [
+        (
+            row.variant,
+            row.items,
+            row.errors,
+            *(_num(row.means.get(name)) for name in scorers),
+            money_text(row.cost_usd_total),
+            money_text(row.cost_usd_mean),
+            _num(row.latency_p50_ms),
+            _num(row.latency_p95_ms),
+            row.pareto_text,
+        )
+        for row in verdict.rows
+    ]
+    print_table(escape(f"Matrix on {verdict.dataset} (quality: {verdict.quality or '-'})"), columns, table)
+    if verdict.passed:
+        click.echo(f"PASSED: all {len(verdict.variants)} variants")
         return
     for line in verdict.failures():
         click.echo(f"FAILED: {line}", err=True)

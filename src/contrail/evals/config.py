@@ -5,6 +5,7 @@
     scorers: [exact_match, {type: contains, value: "Paris"}]
     thresholds: ["exact_match.mean >= 0.8"]
     baseline: main-nightly
+    matrix: [{model: gpt-4o-mini}, {model: gpt-4o, name: big}]   # optional: one experiment per variant
 
 Errors name the file and line: :class:`ConfigError` for bad YAML, unknown fields and bad values.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contrail.evals.targets import HttpTarget, ModelTarget, Target
 
@@ -145,6 +146,10 @@ class EvalConfig(_Strict):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=5, ge=0, le=50)
     cache: bool | str = True
+    matrix: list[dict[str, Any]] | None = Field(
+        default=None, description="target variants (overrides of target fields), each run as an experiment"
+    )
+    matrix_quality: str | None = Field(default=None, description="scorer whose mean is the matrix's quality")
 
     def parsed_thresholds(self) -> list[Threshold]:
         return [Threshold.parse(text) for text in self.thresholds]
@@ -169,13 +174,18 @@ def load_config(path: str | Path) -> EvalConfig:
     if not isinstance(data, dict):
         raise ConfigError(path, 1, "an eval file is a mapping (dataset:, target:, scorers: ...)")
     try:
-        return EvalConfig.model_validate(data)
+        config = EvalConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error["loc"])
         field = ".".join(str(part) for part in loc if not _is_union_tag(part)) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         raise ConfigError(path, _line(root, loc), f"{field}: {message}") from exc
+    try:
+        matrix_variants(config)
+    except MatrixError as exc:
+        raise ConfigError(path, _line(root, exc.loc), str(exc)) from exc
+    return config
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -204,11 +214,104 @@ def _line(node: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def build_target(config: EvalConfig, base_dir: Path, prompt: Any = None) -> Target | Callable[[Any], Any]:
-    """The target an eval file describes; ``prompt`` is the fetched prompt for ``kind: prompt``."""
+# --- matrix: one experiment per target variant ------------------------------------------------
+
+
+_TARGET_ADAPTER: TypeAdapter[Any] = TypeAdapter(TargetConfig)
+_SELECTORS = ("version", "label")  # a prompt is picked by one of these: a variant's choice replaces the other
+
+
+class MatrixError(ValueError):
+    """A bad ``matrix:`` entry; ``loc`` is its path in the file (for the line number)."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Variant:
+    """One column of a matrix: its name, the target fields it changes, and the resulting target."""
+
+    name: str
+    overrides: dict[str, Any]
+    target: PythonTargetConfig | HttpTargetConfig | PromptTargetConfig
+
+
+def matrix_variants(config: EvalConfig) -> list[Variant]:
+    """The variants of ``config.matrix`` (empty without one); MatrixError for an empty matrix, a
+    variant that changes the target's kind or sets a field the target does not have, a bad value,
+    or two variants with the same name."""
+    if config.matrix is None:
+        return []
+    if not config.matrix:
+        raise MatrixError(
+            ("matrix",), "matrix: is empty; list at least one variant (e.g. `- {model: gpt-4o}`)"
+        )
+    variants: list[Variant] = []
+    for index, entry in enumerate(config.matrix):
+        variant = _variant(config, index, entry)
+        if any(v.name == variant.name for v in variants):
+            raise MatrixError(
+                ("matrix", index),
+                f"matrix[{index}]: two variants are named {variant.name!r}; names must differ",
+            )
+        variants.append(variant)
+    return variants
+
+
+def _variant(config: EvalConfig, index: int, entry: dict[str, Any]) -> Variant:
+    where = f"matrix[{index}]"
+    overrides = {key: value for key, value in entry.items() if key != "name"}
+    kind = config.target.kind
+    if overrides.get("kind", kind) != kind:
+        raise MatrixError(
+            ("matrix", index, "kind"),
+            f"{where}: a variant cannot change the target's kind ({kind} -> {overrides['kind']}); "
+            "compare different kinds with separate eval files",
+        )
+    overrides.pop("kind", None)
+    if not overrides:
+        raise MatrixError(("matrix", index), f"{where}: changes nothing; set a target field (e.g. model:)")
+    base = config.target.model_dump(exclude_unset=True)
+    if kind == "prompt" and any(key in overrides for key in _SELECTORS):
+        base = {key: value for key, value in base.items() if key not in _SELECTORS}
+    try:
+        target = _TARGET_ADAPTER.validate_python({**base, **overrides})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        field = ".".join(str(part) for part in loc)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"a {kind} target has no field {field!r}"
+        raise MatrixError(("matrix", index, *loc), f"{where}.{field}: {message}") from exc
+    return Variant(_variant_name(index, entry, overrides), overrides, target)
+
+
+def _variant_name(index: int, entry: Mapping[str, Any], overrides: Mapping[str, Any]) -> str:
+    """The ``name:`` given, else the changed scalar values (``gpt-4o``, ``v3``, ``staging``)."""
+    name = entry.get("name")
+    if name is None:
+        parts = [f"v{value}" if key == "version" else str(value) for key, value in overrides.items()]
+        if any(not isinstance(value, (str, int, float)) for value in overrides.values()):
+            raise MatrixError(("matrix", index), f"matrix[{index}]: give this variant a `name:`")
+        name = "-".join(parts)
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+        raise MatrixError(
+            ("matrix", index, "name"), f"matrix[{index}].name: {name!r} is not a short one-line name"
+        )
+    return name.strip()
+
+
+def build_target(
+    config: EvalConfig, base_dir: Path, prompt: Any = None, *, target: Any = None
+) -> Target | Callable[[Any], Any]:
+    """The target an eval file describes (or ``target``, one of its matrix variants); ``prompt`` is the
+    fetched prompt for ``kind: prompt``."""
     from contrail.evals.targets import CallableTarget
 
-    target = config.target
+    target = config.target if target is None else target
     if isinstance(target, PythonTargetConfig):
         return CallableTarget(import_function(target.function, base_dir), cacheable=target.cache)
     if isinstance(target, HttpTargetConfig):
@@ -291,15 +394,15 @@ async def run_eval_file(
     progress: bool | None = None,
 ) -> Any:
     """Load ``path``, run its experiment through ``client`` (an EvalsClient), compare it with the
-    baseline when one is named, and return the :class:`~contrail.evals.reports.Verdict`.
+    baseline when one is named, and return the :class:`~contrail.evals.reports.Verdict`; with a
+    ``matrix:``, run one experiment per variant (``<name>-<variant>``, one after the other so their
+    latencies compare) and return the :class:`~contrail.evals.reports.MatrixVerdict`.
 
-    Raises ConfigError (bad file, target or scorer spec) and EvalsApiError (unknown dataset,
-    unreachable server, ...).
+    Raises ConfigError (bad file, target or scorer spec; every variant's target is built before
+    anything runs) and EvalsApiError (unknown dataset, unreachable server, ...).
     """
-    from contrail.evals.cache import ResultCache
-    from contrail.evals.reports import comparisons_from, judge
-    from contrail.evals.runner import _as_scorers, arun_experiment
-    from contrail.evals.targets import RetryPolicy
+    from contrail.evals.reports import VariantVerdict, matrix_verdict
+    from contrail.evals.runner import _as_scorers, _default_name
 
     path = Path(path)
     config = load_config(path)
@@ -307,11 +410,57 @@ async def run_eval_file(
         scorers = _as_scorers(config.scorers)
     except (ValueError, TypeError) as exc:
         raise ConfigError(path, _field_line(path, "scorers"), f"scorers: {exc}") from exc
+    options = {"resume": resume, "cache": cache, "concurrency": concurrency, "progress": progress}
+    variants = matrix_variants(config)
+    if not variants:
+        target = await _built_target(config, config.target, path, client, ("target",))
+        return await _run_one(config, path, client, target, scorers, name or config.name, {}, options)
+    quality = config.matrix_quality or (scorers[0].name if scorers else None)
+    if quality is not None and quality not in {s.name for s in scorers}:
+        line = _field_line(path, "matrix_quality")
+        raise ConfigError(path, line, f"matrix_quality: {quality!r} is not the name of a scorer")
+    targets = [
+        await _built_target(config, v.target, path, client, ("matrix", i)) for i, v in enumerate(variants)
+    ]
+    base = name or config.name or _default_name(config.dataset)
+    verdicts = []
+    for variant, target in zip(variants, targets, strict=True):
+        meta = {"matrix_variant": variant.name}
+        verdict = await _run_one(
+            config, path, client, target, scorers, f"{base}-{variant.name}", meta, options
+        )
+        verdicts.append(VariantVerdict(variant.name, variant.overrides, verdict))
+    return matrix_verdict(config.dataset, verdicts, quality=quality)
+
+
+async def _built_target(
+    config: EvalConfig, target: Any, path: Path, client: Any, loc: tuple[Any, ...]
+) -> Target | Callable[[Any], Any]:
+    """The runnable target for ``target`` (the file's, or a variant's); ConfigError located at ``loc``."""
+    where = "target" if loc == ("target",) else f"matrix[{loc[1]}]"
     try:
-        target = build_target(config, path.resolve().parent, await _prompt(config, client))
+        return build_target(config, path.resolve().parent, await _prompt(target), target=target)
     except ValueError as exc:
-        raise ConfigError(path, _field_line(path, "target"), f"target: {exc}") from exc
-    use_cache: ResultCache | bool | None = None if cache is None else cache
+        raise ConfigError(path, _field_line(path, *loc), f"{where}: {exc}") from exc
+
+
+async def _run_one(
+    config: EvalConfig,
+    path: Path,
+    client: Any,
+    target: Target | Callable[[Any], Any],
+    scorers: Sequence[Any],
+    name: str | None,
+    metadata: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> Any:
+    """Run one experiment and judge it (thresholds, error rate, baseline comparison)."""
+    from contrail.evals.cache import ResultCache
+    from contrail.evals.reports import comparisons_from, judge
+    from contrail.evals.runner import arun_experiment
+    from contrail.evals.targets import RetryPolicy
+
+    use_cache: ResultCache | bool | None = options["cache"]
     if use_cache is None and isinstance(config.cache, str):
         use_cache = ResultCache(Path(config.cache).expanduser())
     elif use_cache is None and config.cache is False:
@@ -320,17 +469,17 @@ async def run_eval_file(
         config.dataset,
         target,
         scorers,
-        name=name or config.name,
+        name=name,
         backend=client,
         dataset_version=config.dataset_version,
         description=config.description,
-        metadata={"eval_file": path.name},
-        concurrency=concurrency or config.concurrency,
+        metadata={"eval_file": path.name, **metadata},
+        concurrency=options["concurrency"] or config.concurrency,
         timeout_s=config.timeout_s,
         retry=RetryPolicy(max_retries=config.max_retries),
-        resume=resume,
+        resume=options["resume"],
         cache=use_cache,
-        progress=progress,
+        progress=options["progress"],
     )
     comparisons, baseline = [], None
     if config.baseline:
@@ -347,8 +496,7 @@ async def run_eval_file(
     )
 
 
-async def _prompt(config: EvalConfig, client: Any) -> Any:
-    target = config.target
+async def _prompt(target: Any) -> Any:
     if not isinstance(target, PromptTargetConfig) or target.prompt is None:
         if isinstance(target, PromptTargetConfig) and target.messages is None:
             raise ValueError("a prompt target needs `prompt:` (a registry name) or `messages:`")
@@ -364,9 +512,9 @@ async def _prompt(config: EvalConfig, client: Any) -> Any:
         raise ValueError(str(exc)) from exc
 
 
-def _field_line(path: Path, field: str) -> int | None:
-    """Line of a top-level ``field`` in an already validated file."""
+def _field_line(path: Path, *loc: Any) -> int | None:
+    """Line of the node at ``loc`` (e.g. ``"scorers"``, or ``"matrix", 2``) in an already validated file."""
     import yaml  # type: ignore[import-untyped,unused-ignore]
 
     root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    return _line(root, (field,))
+    return _line(root, loc)

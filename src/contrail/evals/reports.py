@@ -1,5 +1,6 @@
 """The CI verdict on a run (thresholds, error rate, regressions against a baseline) and its reports:
-JUnit XML for test dashboards and Markdown for ``$GITHUB_STEP_SUMMARY``.
+JUnit XML for test dashboards and Markdown for ``$GITHUB_STEP_SUMMARY``; for a matrix of target
+variants, the quality / cost / latency table with its Pareto front (Markdown and JSON).
 
 Item content (inputs, outputs, errors) is untrusted: it is escaped for XML and for Markdown (HTML
 entities, table pipes, links, code spans) and truncated.
@@ -8,10 +9,12 @@ entities, table pipes, links, code spans) and truncated.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from contrail.evals.config import Threshold, ThresholdResult
@@ -131,34 +134,44 @@ def judge(
 # --- JUnit XML ----------------------------------------------------------------------------------
 
 
-def junit_xml(verdict: Verdict) -> str:
-    """Three suites: the gate's checks, the baseline comparison, and one test case per item."""
+def junit_xml(verdict: Verdict | MatrixVerdict) -> str:
+    """Three suites: the gate's checks, the baseline comparison, and one test case per item; for a
+    matrix, those three per variant, their names prefixed with the variant's."""
+    if isinstance(verdict, MatrixVerdict):
+        root = ET.Element("testsuites", name=_xml(f"contrail eval matrix on {verdict.dataset}"))
+        for variant in verdict.variants:
+            _junit_suites(root, variant.verdict, f"[{variant.name}] ")
+    else:
+        root = ET.Element("testsuites", name=_xml(f"contrail eval {verdict.run.name}"))
+        _junit_suites(root, verdict, "")
+    for suite in root:
+        suite.set("tests", str(len(suite)))
+        suite.set("failures", str(sum(1 for c in suite if c.find("failure") is not None)))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_suites(root: ET.Element, verdict: Verdict, prefix: str) -> None:
     run = verdict.run
-    root = ET.Element("testsuites", name=_xml(f"contrail eval {run.name}"))
-    checks = _suite(root, "thresholds")
+    checks = _suite(root, prefix + "thresholds")
     for check in verdict.checks:
         case = _case(checks, "thresholds", str(check.threshold))
         if not check.passed:
             _fail(case, f"actual {_fmt(check.actual)}", "threshold")
     if verdict.comparisons:
-        compared = _suite(root, "baseline")
+        compared = _suite(root, prefix + "baseline")
         for comparison in verdict.comparisons:
             case = _case(compared, "baseline", comparison.metric)
             if comparison.regressed:
                 detail = f"diff {_fmt(comparison.diff, signed=True)}, p={_fmt(comparison.p_value)}"
                 _fail(case, detail, "regression")
-    items = _suite(root, f"items ({run.dataset})")
+    items = _suite(root, f"{prefix}items ({run.dataset})")
     for result in sorted(run.results, key=lambda r: r.item_id):
         case = _case(items, run.dataset, result.item_id)
         if result.latency_ms is not None:
             case.set("time", f"{result.latency_ms / 1000:.3f}")
         if result.failed:
             _fail(case, _item_problem(result), "error" if result.error else "score")
-    for suite in root:
-        suite.set("tests", str(len(suite)))
-        suite.set("failures", str(sum(1 for c in suite if c.find("failure") is not None)))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _suite(root: ET.Element, name: str) -> ET.Element:
@@ -280,3 +293,228 @@ def _md(text: str, limit: int = 200) -> str:
         text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"([\\`*_\[\]|#!~])", r"\\\1", text)
+
+
+# --- matrix: one experiment per target variant ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VariantVerdict:
+    """One variant of a matrix: its name, the target fields it changed, and its run's verdict."""
+
+    name: str
+    overrides: Mapping[str, Any]
+    verdict: Verdict
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MatrixRow:
+    """A variant's line of the comparison table (money as Decimal, latency in ms)."""
+
+    variant: str
+    experiment: str
+    experiment_id: str
+    items: int
+    errors: int
+    means: dict[str, float | None]
+    cost_usd_total: Decimal | None
+    cost_usd_mean: Decimal | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    passed: bool
+    pareto: bool = False
+    dominated_by: tuple[str, ...] = ()
+    not_compared: str | None = None  # why the variant has no place on the front (a missing objective)
+
+    @property
+    def pareto_text(self) -> str:
+        if self.pareto:
+            return "★ optimal"
+        if self.dominated_by:
+            return "dominated by " + ", ".join(self.dominated_by)
+        return f"not compared: {self.not_compared}"
+
+
+@dataclasses.dataclass
+class MatrixVerdict:
+    """A matrix passes when every variant passes its gate; ``rows`` is the comparison table."""
+
+    dataset: str
+    variants: list[VariantVerdict]
+    rows: list[MatrixRow]
+    quality: str | None
+    objectives: dict[str, str]
+
+    @property
+    def passed(self) -> bool:
+        return all(v.verdict.passed for v in self.variants)
+
+    def failures(self) -> list[str]:
+        return [f"[{v.name}] {line}" for v in self.variants for line in v.verdict.failures()]
+
+    def to_json(self) -> dict[str, Any]:
+        """The table as JSON (money as decimal strings), for ``contrail eval run --json``."""
+        return {
+            "dataset": self.dataset,
+            "passed": self.passed,
+            "quality": self.quality,
+            "objectives": self.objectives,
+            "pareto_front": [row.variant for row in self.rows if row.pareto],
+            "variants": [
+                _row_json(row, v.overrides) for row, v in zip(self.rows, self.variants, strict=True)
+            ],
+            "failures": self.failures(),
+        }
+
+
+def _row_json(row: MatrixRow, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = dataclasses.asdict(row)
+    for key in ("cost_usd_total", "cost_usd_mean"):
+        out[key] = None if out[key] is None else str(out[key])
+    out["dominated_by"] = list(row.dominated_by)
+    out["target"] = dict(overrides)
+    return out
+
+
+_PARETO_COLUMNS = {"quality": "max", "cost_usd_mean": "min", "latency_p50_ms": "min"}
+
+
+def matrix_verdict(dataset: str, variants: Sequence[VariantVerdict], *, quality: str | None) -> MatrixVerdict:
+    """The comparison table of ``variants`` with its Pareto front: ``quality`` (a scorer's mean,
+    higher is better), mean cost per item and median latency (lower is better). An objective no
+    variant has (no scorer, no cost reported) is left out; a variant missing one the others have is
+    "not compared" rather than guessed at."""
+    from contrail.evals.stats import pareto_front
+
+    rows = [_matrix_row(v) for v in variants]
+    points = {row.variant: _pareto_point(row, quality) for row in rows}
+    objectives = {
+        column: way
+        for column, way in _PARETO_COLUMNS.items()
+        if any(p[column] is not None for p in points.values())
+    }
+    if objectives:
+        front = pareto_front(points, objectives)
+        rows = [
+            dataclasses.replace(
+                row,
+                pareto=row.variant in front.front,
+                dominated_by=tuple(front.dominated_by.get(row.variant, ())),
+                not_compared=_why_not_compared(front.skipped.get(row.variant)),
+            )
+            for row in rows
+        ]
+    return MatrixVerdict(dataset, list(variants), rows, quality, objectives)
+
+
+_MISSING = {
+    "quality": "no quality score (every item failed?)",
+    "cost_usd_mean": "no cost (a model the price catalogue does not know?)",
+    "latency_p50_ms": "no latency (every answer came from the cache?)",
+}
+
+
+def _why_not_compared(reason: str | None) -> str | None:
+    """pareto_front's reason ("no numeric 'cost_usd_mean'") in the table's words."""
+    if reason is None:
+        return None
+    return next((words for column, words in _MISSING.items() if repr(column) in reason), reason)
+
+
+def _pareto_point(row: MatrixRow, quality: str | None) -> dict[str, float | Decimal | None]:
+    return {
+        "quality": row.means.get(quality) if quality else None,
+        "cost_usd_mean": row.cost_usd_mean,
+        "latency_p50_ms": row.latency_p50_ms,
+    }
+
+
+def _matrix_row(variant: VariantVerdict) -> MatrixRow:
+    run = variant.verdict.run
+    metrics = run.metrics()
+    costs = [r.cost_usd for r in run.results if r.cost_usd is not None]
+    total = sum(costs, Decimal(0)) if costs else None
+    return MatrixRow(
+        variant=variant.name,
+        experiment=run.name,
+        experiment_id=run.id,
+        items=int(metrics["items"]),
+        errors=int(metrics["errors"]),
+        means={name: metrics.get(f"{name}.mean") for name in run.scores_by_name()},
+        cost_usd_total=total,
+        cost_usd_mean=None if total is None else total / len(costs),
+        latency_p50_ms=metrics.get("latency_p50_ms"),
+        latency_p95_ms=metrics.get("latency_p95_ms"),
+        passed=variant.verdict.passed,
+    )
+
+
+def matrix_scorers(verdict: MatrixVerdict) -> list[str]:
+    """Every scorer name in the table, the quality one first."""
+    names = sorted({name for row in verdict.rows for name in row.means})
+    if verdict.quality in names:
+        names.remove(verdict.quality)
+        names.insert(0, verdict.quality)
+    return names
+
+
+def matrix_markdown(verdict: MatrixVerdict) -> str:
+    """The comparison table, then each variant's own summary."""
+    icon = "✅" if verdict.passed else "❌"
+    scorers = matrix_scorers(verdict)
+    lines = [
+        f"## {icon} Contrail eval matrix on `{_code(verdict.dataset)}` ({len(verdict.rows)} variants)",
+        "",
+    ]
+    lines.append(
+        "| variant | experiment | items | errors | "
+        + "".join(f"{_md(name)} | " for name in scorers)
+        + "cost total | cost / item | p50 ms | p95 ms | Pareto | gate |"
+    )
+    lines.append("|---" * (10 + len(scorers)) + "|")
+    for row in verdict.rows:
+        means = "".join(f"{_fmt(row.means.get(name))} | " for name in scorers)
+        pareto = "**★ optimal**" if row.pareto else _md(row.pareto_text)
+        lines.append(
+            f"| {_md(row.variant)} | `{_code(row.experiment)}` | {row.items} | {row.errors} | {means}"
+            f"{money_text(row.cost_usd_total)} | {money_text(row.cost_usd_mean)} | {_ms(row.latency_p50_ms)} "
+            f"| {_ms(row.latency_p95_ms)} | {pareto} | {'pass' if row.passed else '**FAIL**'} |"
+        )
+    lines += ["", _objectives_note(verdict)]
+    for line in verdict.failures():
+        lines.append(f"- ❌ {_md(line, 400)}")
+    return "\n".join(lines) + "\n\n" + "\n".join(markdown_summary(v.verdict) for v in verdict.variants)
+
+
+def _objectives_note(verdict: MatrixVerdict) -> str:
+    words = {
+        "quality": f"quality (`{_code(verdict.quality or '')}` mean, higher is better)",
+        "cost_usd_mean": "cost per item (lower is better)",
+        "latency_p50_ms": "p50 latency (lower is better)",
+    }
+    if not verdict.objectives:
+        return "No Pareto front: no variant has a score, a cost or a latency."
+    return "Pareto front over " + ", ".join(words[c] for c in verdict.objectives) + "."
+
+
+def money_text(value: Decimal | None) -> str:
+    """A dollar amount for tables, to the nano-dollar without trailing zeros (per-item LLM costs are
+    often millionths of a dollar)."""
+    return "-" if value is None else "$" + f"{value:.9f}".rstrip("0").rstrip(".")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def as_matrix(verdict: Verdict | MatrixVerdict) -> MatrixVerdict:
+    """A single run as a one-row table (quality: its first scorer), so ``--json`` has one shape."""
+    if isinstance(verdict, MatrixVerdict):
+        return verdict
+    run = verdict.run
+    quality = next(iter(run.scores_by_name()), None)
+    return matrix_verdict(run.dataset, [VariantVerdict(run.name, {}, verdict)], quality=quality)
+
+
+def matrix_json(verdict: Verdict | MatrixVerdict) -> str:
+    return json.dumps(as_matrix(verdict).to_json(), indent=2, ensure_ascii=False) + "\n"
