@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from decimal import Decimal
@@ -267,3 +268,18 @@ def test_bad_variant_target_and_quality_exit_2_before_anything_runs(
     assert result.exit_code == 2 and f"{missing}:7: matrix[0]: " in result.output and "nope" in result.output
     assert "Traceback" not in result.output
     assert fake_llm.requests == []  # no variant ran
+
+
+def test_the_docs_matrix_example_is_valid(tmp_path: Path) -> None:
+    from contrail.evals.config import matrix_variants
+
+    text = (Path(__file__).parents[2] / "docs" / "evals.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "matrix:" in b)
+    path = tmp_path / "eval.yaml"
+    path.write_text(block)
+    assert [v.name for v in matrix_variants(load_config(path))] == [
+        "gpt-4o-mini",
+        "big",
+        "v3",
+        "staging-gpt-4o",
+    ]
