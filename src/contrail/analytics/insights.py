@@ -22,7 +22,6 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
-    or_,
     select,
     type_coerce,
 )
@@ -118,25 +117,10 @@ def trace_summary(engine: Engine, project_id: str, flt: Filter) -> TraceSummary:
 
 
 def _duration_percentiles(connection: Any, where: list[Any]) -> dict[str, float | None]:
-    ranked = (
-        select(
-            _t.duration_us.label("v"),
-            func.row_number().over(order_by=_t.duration_us).label("rn"),
-            func.count().over().label("n"),
-        )
-        .where(*where, _t.duration_us.is_not(None))
-        .subquery()
-    )
-    wanted = [(p * ranked.c.n + 99) // 100 for p in PERCENTILES]
-    rows = connection.execute(
-        select(ranked.c.v, ranked.c.rn, ranked.c.n).where(or_(*[ranked.c.rn == w for w in wanted]))
-    ).all()
-    out: dict[str, float | None] = {f"p{p}": None for p in PERCENTILES}
-    for v, rn, n in rows:
-        for p in PERCENTILES:
-            if rn == (p * n + 99) // 100:
-                out[f"p{p}"] = int(v) / 1000
-    return out
+    # One scan of the covering (project, start, ...) index and a sort in Python: a window function
+    # over the same rows cost SQLite several times more (820 vs ~150 ms for 100k traces).
+    rows = connection.execute(select(_t.duration_us).where(*where, _t.duration_us.is_not(None)))
+    return _nearest_rank(sorted(int(v) for (v,) in rows))
 
 
 def top_users(engine: Engine, project_id: str, flt: Filter, n: int = 10) -> list[UserRow]:
