@@ -15,6 +15,9 @@ import click
 )
 @click.option("--seed", default=None, type=int, help="Random seed for reproducible data.")
 @click.option("--local", is_flag=True, help="Answer chat calls with the offline SmolLM2 model.")
+@click.option(
+    "--traces-only", is_flag=True, help="Skip the demo prompt, dataset, experiments and online rule."
+)
 def demo_command(
     traces: int,
     host: str | None,
@@ -23,11 +26,14 @@ def demo_command(
     days: int,
     seed: int | None,
     local: bool,
+    traces_only: bool,
 ) -> None:
     """Generate chat sessions, RAG, agent, extraction and streaming traces through the SDK.
 
-    Uses an in-process fake OpenAI/Anthropic provider (needs the server extra), so no API key or
-    network access is required.
+    Also creates, where missing, a prompt with three versions (production and staging labels, used
+    by the RAG traces), a dataset, two experiments comparing the prompt's versions and an online
+    evaluation rule; running the demo again adds traces only. Uses an in-process fake
+    OpenAI/Anthropic provider (needs the server extra), so no API key or network access is required.
     """
     try:
         from contrail.sdk.demo import run_demo
@@ -43,6 +49,7 @@ def demo_command(
                 days=days,
                 seed=seed,
                 local=local,
+                workspace=not traces_only,
                 progress=bar.update,
             )
         except ImportError as err:
@@ -51,3 +58,9 @@ def demo_command(
         f"Sent {result.traces} traces ({result.failed_traces} ending in an error, by design)"
         + (f"; {result.dropped} observations dropped: is the server reachable?" if result.dropped else ".")
     )
+    if result.created:
+        click.echo("Created " + ", ".join(result.created) + ".")
+    if result.workspace_error:
+        click.echo(f"No demo prompt, dataset, experiments or online rule: {result.workspace_error}")
+    elif not result.created and not traces_only:
+        click.echo("The demo prompt, dataset, experiments and online rule were there already.")

@@ -31,7 +31,12 @@ logger = logging.getLogger(__name__)
     default=None,
     help="Server processes [default: CONTRAIL_WORKERS or 1]. More use more cores, also on SQLite.",
 )
-@click.option("--demo", is_flag=True, help="Fill an empty default project with demo traces once started.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Fill an empty default project with demo traces, a prompt, a dataset, experiments and an "
+    "online evaluation rule once started.",
+)
 @pass_state
 def server_command(
     state: CliState,
@@ -132,7 +137,8 @@ def _has_traces(engine: Engine, project: str) -> bool:
 
 
 def seed_demo_when_up(url: str, saved: dict[str, str]) -> threading.Thread:
-    """Send demo traces through the SDK from a background thread once the server answers."""
+    """Send demo traces through the SDK, and create the demo prompt, dataset, experiments and online
+    rule, from a background thread once the server answers."""
 
     def seed() -> None:
         import httpx
@@ -149,9 +155,9 @@ def seed_demo_when_up(url: str, saved: dict[str, str]) -> threading.Thread:
         result = run_demo(
             200, host=url, public_key=saved.get("public_key"), secret_key=saved.get("secret_key")
         )
-        logger.info("Demo data: %d traces sent to %s", result.traces, url)
+        logger.info("Demo data: %d traces sent to %s; created %s", result.traces, url, result.created)
 
-    click.echo("Loading demo traces in the background (contrail demo)…", err=True)
+    click.echo("Loading demo data in the background (contrail demo)…", err=True)
     thread = threading.Thread(target=seed, name="contrail-demo-seed", daemon=True)
     thread.start()
     return thread

@@ -7,6 +7,10 @@ multi-turn chat sessions for several users, a RAG pipeline, a tool-calling agent
 with occasional invalid JSON, streaming with time to first token, errors and retries, several
 models, prompt versions and two releases, spread over the last ``days`` days.
 
+With ``workspace=True`` (the default) the demo also creates a prompt with versions and labels (used by
+the RAG traces), a dataset, two experiments and an online evaluation rule, once; see
+``contrail.sdk.demo_workspace``.
+
 With ``local=True`` chat completions are answered by the offline SmolLM2 model instead (extra
 ``contrail-llmops[local]``); embeddings and Anthropic calls stay on the fake provider.
 """
@@ -22,8 +26,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import contrail
+from contrail.sdk import demo_workspace
 from contrail.sdk import tracer as _tracer
 from contrail.sdk.config import resolve
+from contrail.sdk.demo_workspace import FAQ, Workspace
+from contrail.sdk.prompts import Prompt
 
 DAY_NS = 86_400 * 10**9
 USERS = ["anna", "bao", "carla", "deepak", "emeka", "fatima", "gustav", "hana"]
@@ -33,20 +40,7 @@ EMBEDDING_MODEL = "text-embedding-3-small"
 RELEASES = ("2026.11.1", "2026.11.2")
 SCENARIOS = ("chat", "rag", "agent", "extract", "stream")
 WEIGHTS = (0.3, 0.25, 0.2, 0.15, 0.1)
-DOCS = [
-    "Contrail stores traces in SQLite by default and PostgreSQL when CONTRAIL_DATABASE_URL is set.",
-    "Refunds are processed within 5 business days after the returned item arrives.",
-    "The Pro plan includes 1M traced spans per month and 90 days of retention.",
-    "API keys are created per project; the secret key is shown once.",
-    "Orders ship from Rotterdam; delivery to the EU takes 2-4 days.",
-]
-QUESTIONS = [
-    "How long do refunds take?",
-    "What does the Pro plan include?",
-    "Where do orders ship from?",
-    "How do I get an API key?",
-    "Which database does Contrail use?",
-]
+DOCS = demo_workspace.DOCS
 CHAT_TURNS = [
     "Hi! Can you help me plan a trip to Lisbon?",
     "What should I pack for three days?",
@@ -60,6 +54,10 @@ class DemoResult:
     traces: int
     failed_traces: int
     dropped: int
+    # What this run added besides traces ("prompt rag-answer (3 versions)", ...); empty when all existed.
+    created: list[str] = dataclasses.field(default_factory=list)
+    # Why the server refused the prompt, dataset, experiments or rule (the traces were sent anyway).
+    workspace_error: str | None = None
 
 
 class _ShiftedClock:
@@ -81,17 +79,25 @@ def run_demo(
     days: int = 14,
     seed: int | None = None,
     local: bool = False,
+    workspace: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> DemoResult:
-    """Generate ``traces`` traces and export them; returns counts once everything is flushed."""
+    """Generate ``traces`` traces and export them; returns counts once everything is flushed.
+
+    ``workspace``: also create the demo prompt, dataset, experiments and online rule where missing
+    (needs a Contrail server; anything it refuses is logged and the traces are sent regardless).
+    """
     rng = random.Random(seed)
     clock = _ShiftedClock()
     previous = _tracer.STATE
     failed = 0
+    keys = {"host": host, "public_key": public_key, "secret_key": secret_key}
+    made = demo_workspace.prepare(resolve(keys)) if workspace else None
     with _providers(rng, local) as (chat_client, embedding_client, anthropic_client):
         contrail.instrument_openai()
         contrail.instrument_anthropic()
-        demo = _Demo(rng, chat_client, embedding_client, anthropic_client)
+        prompts = made.prompts if made is not None else {}
+        demo = _Demo(rng, chat_client, embedding_client, anthropic_client, prompts)
         offsets = sorted((rng.uniform(0, days * DAY_NS) for _ in range(traces)), reverse=True)
         for offset in offsets:
             release = RELEASES[0] if offset > days * DAY_NS / 2 else RELEASES[1]
@@ -100,8 +106,21 @@ def run_demo(
             failed += demo.run_one()
             if progress is not None:
                 progress(1)
+        if made is not None:
+            _evaluate(made, clock)
         dropped = _finish(previous)
-    return DemoResult(traces=traces, failed_traces=failed, dropped=dropped)
+    return DemoResult(
+        traces=traces,
+        failed_traces=failed,
+        dropped=dropped,
+        created=made.created if made is not None else [],
+        workspace_error=made.error if made is not None else None,
+    )
+
+
+def _evaluate(made: Workspace, clock: _ShiftedClock) -> None:
+    clock.offset_ns = 0  # experiments run now
+    demo_workspace.evaluate(made)
 
 
 def _use_release(
@@ -176,6 +195,7 @@ def _script(script: Any, rng: random.Random) -> Any:
     script.on(prompt_contains="order", when=first_call).tool_call("lookup_order", {"order_id": "A-1042"})
     script.on(prompt_contains="Extract", when=lambda r: rng.random() < 0.15).invalid_json()
     script.on(prompt_contains="Extract").json({"vendor": "ACME BV", "total": "1249.50", "currency": "EUR"})
+    demo_workspace.script_answers(script)
     script.on(model="gpt-4o").latency(ttft_ms=45, tokens_per_s=900)
     script.on(model="claude-sonnet*").latency(ttft_ms=35, tokens_per_s=1200)
     script.on(model="*").latency(ttft_ms=12, tokens_per_s=3000)
@@ -185,11 +205,19 @@ def _script(script: Any, rng: random.Random) -> Any:
 class _Demo:
     """The scenarios; each method produces one trace (returns 1 when it ended in an error)."""
 
-    def __init__(self, rng: random.Random, openai_client: Any, embedder: Any, anthropic_client: Any) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        openai_client: Any,
+        embedder: Any,
+        anthropic_client: Any,
+        prompts: dict[str, Prompt],
+    ) -> None:
         self.rng = rng
         self.openai = openai_client
         self.embedder = embedder
         self.anthropic = anthropic_client
+        self.prompts = prompts  # label -> registry version; the RAG answers link to them
 
     def run_one(self) -> int:
         scenario = self.rng.choices(SCENARIOS, WEIGHTS)[0]
@@ -240,30 +268,38 @@ class _Demo:
 
     @contrail.observe(name="rag-answer", as_type="chain")
     def rag(self, user: str) -> str:
-        question = self.rng.choice(QUESTIONS)
+        fact = self.rng.choice(FAQ)
+        question = fact.question
         contrail.update_current_trace(user_id=user, tags=["rag"], name="rag", input=question)
         self.embedder.embeddings.create(model=EMBEDDING_MODEL, input=question)
         with contrail.span("vector-search", type="retriever", input={"query": question, "k": 3}) as search:
-            docs = self.rng.sample(DOCS, 3)
+            others = [doc for doc in DOCS if doc != fact.context]
+            docs = [fact.context, *self.rng.sample(others, 2)]
             search.update(
                 output=[{"text": doc, "score": round(self.rng.uniform(0.6, 0.95), 3)} for doc in docs]
             )
-        version = 3 if self.rng.random() < 0.7 else 2
-        with contrail.span("compose-answer", type="chain") as step:
-            step.update(prompt_name="rag-answer", prompt_version=version)
-            context = "\n".join(docs)
+        with contrail.span("compose-answer", type="chain"):
             reply = self.call_llm(
                 model=self.rng.choice(OPENAI_MODELS),
-                messages=[
-                    {"role": "system", "content": f"Answer from this context only:\n{context}"},
-                    {"role": "user", "content": question},
-                ],
+                messages=self._rag_messages("\n".join(docs), question),
                 temperature=0.2,
             )
         answer = str(reply.choices[0].message.content or "")
         contrail.score("relevance", round(self.rng.uniform(0.4, 1.0), 2))
         contrail.update_current_trace(output=answer)
         return answer
+
+    def _rag_messages(self, context: str, question: str) -> Any:
+        """The registry's production version, or its staging one for 30% of the traffic; compiled,
+        so the openai instrumentation links the generation to that version."""
+        label = "staging" if self.rng.random() < 0.3 else "production"
+        prompt = self.prompts.get(label) or self.prompts.get("production")
+        if prompt is None:  # no workspace: the same messages, linked to nothing
+            return [
+                {"role": "system", "content": f"Answer from this context only:\n{context}"},
+                {"role": "user", "content": question},
+            ]
+        return prompt.compile(allow_extra=True, context=context, question=question)
 
     @contrail.observe(name="support-agent", as_type="agent")
     def agent(self, user: str) -> str:
