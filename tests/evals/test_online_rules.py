@@ -11,16 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
 
 from contrail.evals.online import sampled
-from contrail.store.database import open_engine, writing
-from contrail.store.migrate import _config, upgrade
 from contrail.store.projects import create_key, create_project
-from contrail.store.tables import metadata
 from contrail.testing.fake_llm import FakeLLM
 from tests.conftest import LiveContrail
 from tests.evals.online_fixtures import (
@@ -30,6 +23,7 @@ from tests.evals.online_fixtures import (
     settled_jobs,
     trace_events,
 )
+from tests.migration_checks import assert_migration_round_trip
 
 CONTAINS = {"type": "contains", "value": "Paris"}
 
@@ -271,19 +265,4 @@ def test_a_disabled_rule_scores_nothing_and_re_enabling_starts_from_now(fast_con
 
 
 def test_migration_0011_matches_the_tables_and_downgrades(empty_database_url: str) -> None:
-    engine = open_engine(empty_database_url)
-    upgrade(engine)
-    with engine.connect() as connection:
-        diffs = compare_metadata(MigrationContext.configure(connection), metadata)
-    ours = [d for d in diffs if "eval_rules" in repr(d) or "eval_jobs" in repr(d)]
-    with writing(engine).begin() as connection:
-        config = _config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0010")
-    after_downgrade = set(inspect(engine).get_table_names())
-    upgrade(engine)
-    after_upgrade = set(inspect(engine).get_table_names())
-    engine.dispose()
-    assert ours == []
-    assert {"eval_rules", "eval_jobs"}.isdisjoint(after_downgrade)
-    assert {"eval_rules", "eval_jobs"} <= after_upgrade
+    assert_migration_round_trip(empty_database_url, {"eval_rules", "eval_jobs"}, down_to="0010")
