@@ -47,6 +47,8 @@ def server_command(
     demo: bool,
 ) -> None:
     """Run the Contrail server (API, OTLP ingest and UI)."""
+    # The server chooses this itself (below); one inherited from the shell would mix in other runs.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if database_url:
         state.database_url = database_url
         os.environ["CONTRAIL_DATABASE_URL"] = database_url  # worker processes read their settings anew
@@ -71,7 +73,11 @@ def server_command(
         "access_log": False,
     }
     if workers > 1:
-        uvicorn.run("contrail.server.app:create_worker_app", factory=True, workers=workers, **options)
+        from contrail.server.telemetry import shared_metrics_directory
+
+        # Every worker counts into this directory, so /metrics is exact whichever worker answers.
+        with shared_metrics_directory():
+            uvicorn.run("contrail.server.app:create_worker_app", factory=True, workers=workers, **options)
         return
     from contrail.server.app import create_app
 

@@ -37,6 +37,7 @@ class ServerState:
         await self.writes.stop()
         self.upkeep.stop()
         self.engine.dispose()
+        self.telemetry.close()
 
 
 def server_state(request: Request) -> ServerState:
@@ -72,8 +73,11 @@ async def submit(request: Request, batch: WriteBatch, endpoint: str) -> None:
         raise ApiError(
             503, "shutting_down", "The server is shutting down.", headers={"Retry-After": "5"}
         ) from exc
-    state.telemetry.spans.labels(endpoint, "accepted").inc(len(batch.observations) + len(batch.scores))
-    state.telemetry.llm.add(batch.project_id, batch.observations)
+    telemetry = state.telemetry
+    telemetry.spans.labels(endpoint, "accepted").inc(len(batch.observations) + len(batch.scores))
+    telemetry.llm.add(batch.project_id, batch.observations)
+    # Kept current here, not only when scraped: another worker may answer the scrape.
+    telemetry.pending.set(state.writes.pending_spans)
 
 
 def count_rejected(request: Request, endpoint: str, count: int) -> None:
