@@ -54,7 +54,8 @@ def _scores(client: httpx.Client, **params: Any) -> dict[tuple[Any, str], tuple[
 def test_trace_metrics_honour_every_filter(contrail: LiveContrail) -> None:
     with contrail.client() as client:
         _seed_all(client)
-        everything = _get(client, "summary")
+        everything = _get(client, "summary", precision="exact")
+        rolled_up = _get(client, "summary")
         u1 = _get(client, "summary", user_id="u1")
         odd = _get(client, "summary", tag="odd")
         eu = _get(client, "summary", metadata="region=eu")
@@ -67,6 +68,13 @@ def test_trace_metrics_honour_every_filter(contrail: LiveContrail) -> None:
     # trace durations 10..60 ms (gpt-4o) and 100..400 ms (claude-x): nearest rank
     assert everything["latency_ms"] == {"p50": 50.0, "p90": 300.0, "p95": 400.0, "p99": 400.0}
     assert (everything["traces"], everything["cost_per_trace_usd"]) == (10, "0.0016")
+    # Unfiltered, the trace rollups answer: the same counts and cost, each percentile the bin holding it.
+    assert everything["source"] == "exact" and rolled_up["source"] == "rollups"
+    assert {k: v for k, v in rolled_up.items() if k not in ("latency_ms", "source")} == {
+        k: v for k, v in everything.items() if k not in ("latency_ms", "source")
+    }
+    for p, exact in everything["latency_ms"].items():
+        assert abs(rolled_up["latency_ms"][p] - exact) <= 0.122 * exact
     assert (u1["traces"], u1["users"], u1["cost_usd"]) == (4, 1, "0.004")
     assert u1["latency_ms"] == {"p50": 20.0, "p90": 40.0, "p95": 40.0, "p99": 40.0}
     # odd traces 1, 3, 5, 7, 9: 20, 40, 60, 200, 400 ms; u1 twice, u2 three times

@@ -124,7 +124,7 @@ def test_summary_segments_and_scores(contrail: LiveContrail) -> None:
         _seed(client)
         response = client.post("/api/v1/ingest", json={"batch": scores + regions})
         assert response.json()["errors"] == [], response.text
-        summary = _get(client, "summary")
+        summary = _get(client, "summary", precision="exact")
         by_user = _get(client, "segments", by="user_id")
         by_region = _get(client, "segments", by="metadata:region", n=1)
         score_rows = {row["name"]: row for row in _get(client, "scores")}
@@ -136,6 +136,7 @@ def test_summary_segments_and_scores(contrail: LiveContrail) -> None:
         "cost_per_trace_usd": "0.0016",
         "cost_per_user_usd": "0.008",
         "latency_ms": {"p50": 50.0, "p90": 300.0, "p95": 400.0, "p99": 400.0},
+        "source": "exact",
     }
     assert [(s["group"], s["traces"], s["latency_ms"]["p50"]) for s in by_user] == [
         ("u2", 6, 100.0),
@@ -153,6 +154,8 @@ def test_bad_ranges_segments_and_precision_are_422(sqlite_contrail: LiveContrail
         ("observations", {"from_time": "2000-01-01T00:00:00Z", "to_time": "2026-01-01T00:00:00Z"}, "to_time"),
         ("observations", {"precision": "roughly"}, "precision"),
         ("summary", {"from_time": "2026-01-02T00:00:00Z", "to_time": "2026-01-01T00:00:00Z"}, "from_time"),
+        ("summary", {"precision": "roughly"}, "precision"),
+        ("segments", {"by": "metadata:region", "precision": "roughly"}, "precision"),
         ("segments", {"by": "metadata:a'b"}, "by"),
         ("segments", {"by": "model"}, "by"),
         ("scores", {"from_time": "1990-01-01T00:00:00Z", "to_time": "2026-01-01T00:00:00Z"}, "to_time"),

@@ -13,7 +13,7 @@ from contrail.analytics.catalogue import default_catalogue
 from contrail.analytics.overrides import project_catalogue
 from contrail.analytics.price_file import parse_price_document
 from contrail.analytics.recalculate import recalculate
-from contrail.store.rollup_tables import DAY_US, HOUR_US, metric_rollups
+from contrail.store.rollup_tables import DAY_US, HOUR_US, metric_rollups, trace_rollups
 from contrail.store.tables import observations, session_activity, traces, user_activity
 from tests.analytics.test_overrides import SELF_HOSTED
 from tests.analytics.test_overrides_api import START, ingest_generation, observation
@@ -41,12 +41,13 @@ def _totals(engine: Engine, project_id: str) -> dict[str, int]:
             )
             return int(connection.execute(query).scalar_one())
 
-        def rollup_total(grain_us: int) -> int:
-            cost = metric_rollups.c.cost_nanos
-            query = select(func.coalesce(func.sum(cost), 0)).where(
-                metric_rollups.c.project_id == project_id, metric_rollups.c.grain_us == grain_us
+        def rollup_total(grain_us: int, table: Any = metric_rollups, *where: Any) -> int:
+            query = select(func.coalesce(func.sum(table.c.cost_nanos), 0)).where(
+                table.c.project_id == project_id, table.c.grain_us == grain_us, *where
             )
             return int(connection.execute(query).scalar_one())
+
+        every_trace = trace_rollups.c.segment == ""
 
         return {
             "observations": total(observations),
@@ -55,6 +56,8 @@ def _totals(engine: Engine, project_id: str) -> dict[str, int]:
             "users": total(user_activity),
             "hourly metric rollups": rollup_total(HOUR_US),
             "daily metric rollups": rollup_total(DAY_US),
+            "hourly trace rollups": rollup_total(HOUR_US, trace_rollups, every_trace),
+            "daily trace rollups": rollup_total(DAY_US, trace_rollups, every_trace),
         }
 
 

@@ -2,7 +2,11 @@
 segment, score summaries, a 30-day cost projection and a what-if repricing.
 
 Trace-level figures read the ``traces`` rollup table (one row per trace, indexed by project and
-start time, user and session), never the observations. Every query is scoped to one project.
+start time, user and session), never the observations. The trace summary and metadata segments come
+from the trace rollups (``source: "rollups"``: counts and cost exact, latency percentiles from
+histograms within 12.2%) when the range is on whole hours and the only other filter is the
+environment; otherwise, or with ``precision="exact"``, from the traces. Every query is scoped to one
+project.
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from contrail.analytics import rollups
 from contrail.analytics.catalogue import PriceCatalogue
+from contrail.analytics.metrics import PRECISIONS, MetricsError
 from contrail.store.filters import METADATA_KEY, Filter, trace_conditions
+from contrail.store.rollup_tables import HOUR_US
 from contrail.store.tables import scores, traces
+from contrail.store.trace_rollups import TOTAL
 from contrail.store.types import nanos_to_usd
 
 PERCENTILES = (50, 90, 95, 99)
@@ -42,7 +50,8 @@ _t = traces.c
 
 @dataclasses.dataclass(slots=True)
 class TraceSummary:
-    """Traces in the range and filter; ``latency_ms`` are nearest-rank trace durations."""
+    """Traces in the range and filter; ``latency_ms`` are nearest-rank trace durations (exact, or the
+    histogram bin holding them when ``source`` is ``rollups``)."""
 
     traces: int
     users: int
@@ -50,6 +59,7 @@ class TraceSummary:
     cost_per_trace_usd: Decimal | None
     cost_per_user_usd: Decimal | None
     latency_ms: dict[str, float | None] = dataclasses.field(default_factory=dict)
+    source: str = "exact"
 
 
 @dataclasses.dataclass(slots=True)
@@ -66,6 +76,7 @@ class Segment:
     group: str
     traces: int
     latency_ms: dict[str, float | None]
+    source: str = "exact"
 
 
 @dataclasses.dataclass(slots=True)
@@ -95,25 +106,67 @@ def _traces_where(engine: Engine, project_id: str, flt: Filter) -> list[Any]:
     return [*trace_conditions(traces, flt, project_id, engine.dialect.name), _t.observation_count > 0]
 
 
-def trace_summary(engine: Engine, project_id: str, flt: Filter) -> TraceSummary:
+def trace_summary(engine: Engine, project_id: str, flt: Filter, precision: str = "auto") -> TraceSummary:
     """Traces matching ``flt``, their distinct users, cost (exact) per trace and per user, and trace
-    latency percentiles (nearest rank over trace durations, computed in SQL on both dialects)."""
+    latency percentiles (nearest rank over trace durations).
+
+    ``precision``: ``auto`` reads counts, cost and latency histograms from the trace rollups when they
+    hold the answer (see the module docstring), ``exact`` never; distinct users are always counted
+    from the traces. Raises MetricsError for an unknown precision.
+    """
+    _check_precision(precision)
     where = _traces_where(engine, project_id, flt)
-    query = select(
-        func.count(), func.count(func.distinct(_t.user_id)), func.coalesce(func.sum(_t.total_cost_nanos), 0)
-    ).where(*where)
     with engine.connect() as connection:
+        if precision == "auto" and _rollups_answer(flt):
+            return _rollup_summary(connection, project_id, flt, where)
+        query = select(
+            func.count(),
+            func.count(func.distinct(_t.user_id)),
+            func.coalesce(func.sum(_t.total_cost_nanos), 0),
+        ).where(*where)
         n_traces, n_users, nanos = connection.execute(query).one()
         latency = _duration_percentiles(connection, where)
-    cost = nanos_to_usd(int(nanos)) or Decimal(0)
+    return _summary(int(n_traces), int(n_users), int(nanos), latency, "exact")
+
+
+def _rollup_summary(connection: Any, project_id: str, flt: Filter, where: list[Any]) -> TraceSummary:
+    found = rollups.trace_sums(
+        connection, project_id, TOTAL, flt.start_from_us, flt.start_to_us, flt.environment
+    ).get(TOTAL)
+    values = found or [0] * len(rollups.TRACE_INDEX)
+    n_users = connection.execute(select(func.count(func.distinct(_t.user_id))).where(*where)).scalar_one()
+    i = rollups.TRACE_INDEX
+    latency = rollups.percentiles(values, rollups.TRACE_LATENCY0, PERCENTILES)
+    return _summary(values[i["trace_count"]], int(n_users), values[i["cost_nanos"]], latency, "rollups")
+
+
+def _summary(
+    n_traces: int, n_users: int, nanos: int, latency: dict[str, float | None], source: str
+) -> TraceSummary:
+    cost = nanos_to_usd(nanos) or Decimal(0)
     return TraceSummary(
-        traces=int(n_traces),
-        users=int(n_users),
+        traces=n_traces,
+        users=n_users,
         cost_usd=cost,
         cost_per_trace_usd=cost / n_traces if n_traces else None,
         cost_per_user_usd=cost / n_users if n_users else None,
         latency_ms=latency,
+        source=source,
     )
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise MetricsError("precision", f"{precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+def _rollups_answer(flt: Filter) -> bool:
+    """Whether the trace rollups hold the answer: whole hours, no filter but a non-empty environment."""
+    if any(t is not None and t % HOUR_US for t in (flt.start_from_us, flt.start_to_us)):
+        return False
+    if flt.environment == "":
+        return False  # stored under "" together with the traces that have none
+    return dataclasses.replace(flt, start_from_us=None, start_to_us=None, environment=None) == Filter()
 
 
 def _duration_percentiles(connection: Any, where: list[Any]) -> dict[str, float | None]:
@@ -147,13 +200,21 @@ def top_users(engine: Engine, project_id: str, flt: Filter, n: int = 10) -> list
     ]
 
 
-def latency_segments(engine: Engine, project_id: str, by: str, flt: Filter, n: int = 10) -> list[Segment]:
-    """Trace latency percentiles (nearest rank, exact) for the ``n`` busiest values of ``by``.
+def latency_segments(
+    engine: Engine, project_id: str, by: str, flt: Filter, n: int = 10, precision: str = "auto"
+) -> list[Segment]:
+    """Trace latency percentiles (nearest rank) for the ``n`` busiest values of ``by``; ties by value.
 
-    ``by``: ``user_id``, ``session_id`` or ``metadata:<key>`` (trace metadata). Only the busiest
-    segments' durations are read, so the cost follows their traffic, not the project's.
+    ``by``: ``user_id``, ``session_id`` (exact: only the busiest segments' durations are read, so the
+    cost follows their traffic, not the project's) or ``metadata:<key>`` (trace metadata: from the
+    trace rollups when they hold the answer and ``precision`` is ``auto``, see store.trace_rollups for
+    the values they hold). Raises ValueError for an unknown ``by``, MetricsError for a bad precision.
     """
+    _check_precision(precision)
     key = _segment_expr(by, engine.dialect.name)
+    if by not in SEGMENTS and precision == "auto" and _rollups_answer(flt):
+        with engine.connect() as connection:
+            return _rollup_segments(connection, project_id, by, flt, n)
     where = _traces_where(engine, project_id, flt)
     busiest = (
         select(key.label("g"), func.count().label("c"))
@@ -173,6 +234,21 @@ def latency_segments(engine: Engine, project_id: str, by: str, flt: Filter, n: i
         for group, duration in rows:
             durations[str(group)].append(int(duration))
     return [Segment(g, c, _nearest_rank(sorted(durations[g]))) for g, c in counts]
+
+
+def _rollup_segments(connection: Any, project_id: str, by: str, flt: Filter, n: int) -> list[Segment]:
+    sums = rollups.trace_sums(connection, project_id, by, flt.start_from_us, flt.start_to_us, flt.environment)
+    count = rollups.TRACE_INDEX["trace_count"]
+    busiest = sorted((-v[count], value) for value, v in sums.items() if v[count] > 0)[:n]
+    return [
+        Segment(
+            value,
+            -negative,
+            rollups.percentiles(sums[value], rollups.TRACE_LATENCY0, PERCENTILES),
+            source="rollups",
+        )
+        for negative, value in busiest
+    ]
 
 
 def _segment_expr(by: str, dialect: str) -> Any:

@@ -6,7 +6,7 @@ lock for long and ingest keeps flowing between chunks. Each chunk locks its trac
 trace-id order first (PostgreSQL; SQLite has one writer), the order the ingest writer uses, then
 re-reads the observations, so a span re-sent meanwhile is never priced from a stale row. The cost
 change of each observation is added to its trace's ``total_cost_nanos`` and to the session and user
-activity rows the trace counts for.
+activity rows and the trace rollup rows the trace counts for.
 
 Client-reported costs are kept (only the computed figure next to them is refreshed); usage estimated
 from text stays marked ``estimated``.
@@ -26,7 +26,7 @@ from contrail.analytics.cost import COST_METADATA_KEY, price_observation
 from contrail.analytics.price_file import normalize_name
 from contrail.schema.observation import Cost, Observation, ObservationType, Usage
 from contrail.schema.timeconv import now_us, us_to_rfc3339
-from contrail.store import metric_rollups
+from contrail.store import metric_rollups, trace_rollups
 from contrail.store.database import writing
 from contrail.store.tables import observations, session_activity, traces, user_activity
 from contrail.store.types import nanos_to_usd, usd_to_nanos
@@ -188,9 +188,13 @@ def _page(
     return connection.execute(query).all()
 
 
+# The activity rows a trace's cost moves in, and what its trace rollup rows are keyed on.
+_TRACE_COLUMNS = ("trace_id", "session_id", "user_id", "start_us", "environment", "metadata")
+
+
 def _lock_traces(connection: Connection, project_id: str, trace_ids: list[str]) -> dict[str, Any]:
     query = (
-        select(traces.c.trace_id, traces.c.session_id, traces.c.user_id)
+        select(*(traces.c[name] for name in _TRACE_COLUMNS))
         .where(traces.c.project_id == project_id, traces.c.trace_id.in_(trace_ids))
         .order_by(traces.c.trace_id)
     )
@@ -314,6 +318,11 @@ def _store(
     moved = {trace: delta for trace, delta in deltas.items() if delta}
     result.traces_updated += len(moved)
     _add_cost(connection, traces, "trace_id", project_id, moved.items())
+    trace_rollups.apply_cost_changes(
+        connection,
+        project_id,
+        [(owners[trace]._mapping, delta) for trace, delta in sorted(moved.items()) if trace in owners],
+    )
     for table, key in ((session_activity, "session_id"), (user_activity, "user_id")):
         per_owner: dict[str, int] = {}
         for trace_id, delta in moved.items():

@@ -7,8 +7,8 @@ hourly rows. Percentiles from the log-spaced histograms are the geometric middle
 the nearest-rank value, within 12.2% of the exact value (bins are 2^(1/3) wide); they are computed
 in Python from integer sums, so SQLite and PostgreSQL give the same answer.
 
-For the budgets helper: ``hourly_totals``. For price recalculation: ``rebuild_rollups`` after
-observation costs changed, in the same transaction.
+For the budgets helper: ``hourly_totals``. For ``contrail db rebuild-rollups``: ``rebuild_rollups``
+(metric and trace rollups of a range), in one writing transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Connection, case, func, literal_column, select
 
 from contrail.store import metric_rollups
-from contrail.store.rollup_tables import DAY_US, DIMENSIONS, HOUR_US, SUMMED
+from contrail.store import trace_rollups as trace_rollup_store
+from contrail.store.rollup_tables import DAY_US, DIMENSIONS, HOUR_US, SUMMED, TRACE_SUMMED, trace_rollups
 from contrail.store.rollup_tables import metric_rollups as _table
 from contrail.store.types import nanos_to_usd
 
@@ -34,6 +35,8 @@ TTFT0 = INDEX["ttft_00"]
 BINS = TTFT0 - LATENCY0
 
 Sums = dict[tuple[Any, ...], list[int]]
+TRACE_INDEX = {name: i for i, name in enumerate(TRACE_SUMMED)}
+TRACE_LATENCY0 = TRACE_INDEX["lat_00"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -88,12 +91,14 @@ def hourly_totals(
 def rebuild_rollups(
     connection: Connection, project_id: str, start_us: int | None, end_us: int | None
 ) -> None:
-    """Recompute the rollups of one project's observations starting in [start_us, end_us).
+    """Recompute the metric rollups of one project's observations and the trace rollups of its traces
+    starting in [start_us, end_us).
 
-    Call it in the writing transaction that changed stored observations (price recalculation); the
-    range is widened to whole UTC days. None on either end means "from the first"/"to the last".
+    Call it in a writing transaction; the range is widened to whole UTC days. None on either end means
+    "from the first"/"to the last".
     """
     metric_rollups.rebuild(connection, project_id, start_us, end_us)
+    trace_rollup_store.rebuild(connection, project_id, start_us, end_us)
 
 
 def bucket_sums(
@@ -113,7 +118,7 @@ def bucket_sums(
     coarsest grain the buckets allow (days only when ``width`` is a whole number of days).
     """
     sums: Sums = {}
-    for grain, low, high in _segments(start_us, end_us, DAY_US if finest >= DAY_US else HOUR_US):
+    for grain, low, high in time_pieces(start_us, end_us, DAY_US if finest >= DAY_US else HOUR_US):
         query = _segment_query(project_id, grain, low, high, where, group_by, width)
         for row in connection.execute(query):
             key = tuple(row[: len(group_by) + (1 if width else 0)])
@@ -121,6 +126,42 @@ def bucket_sums(
             slot = sums.get(key)
             if slot is None:
                 sums[key] = values
+            else:
+                for i, value in enumerate(values):
+                    slot[i] += value
+    return sums
+
+
+def trace_sums(
+    connection: Connection,
+    project_id: str,
+    segment: str,
+    start_us: int | None,
+    end_us: int | None,
+    environment: str | None,
+) -> dict[str, list[int]]:
+    """Summed trace rollup columns (``TRACE_SUMMED`` order) per value of ``segment`` (``""``: every
+    trace, under the value ``""``; ``metadata:<key>``), over traces starting in [start_us, end_us).
+
+    ``start_us``/``end_us`` must be whole hours (None: open); ``environment`` None means any, and must
+    not be ``""`` (traces without an environment are stored under it).
+    """
+    t = trace_rollups.c
+    sums: dict[str, list[int]] = {}
+    for grain, low, high in time_pieces(start_us, end_us, DAY_US):
+        conditions = [t.project_id == project_id, t.segment == segment, t.grain_us == grain]
+        if low is not None:
+            conditions.append(t.bucket_us >= low)
+        if high is not None:
+            conditions.append(t.bucket_us < high)
+        if environment is not None:
+            conditions.append(t.environment == environment)
+        query = select(t.value, *(func.sum(t[name]) for name in TRACE_SUMMED)).where(*conditions)
+        for row in connection.execute(query.group_by(t.value)):
+            values = [int(v or 0) for v in row[1:]]
+            slot = sums.get(row[0])
+            if slot is None:
+                sums[row[0]] = values
             else:
                 for i, value in enumerate(values):
                     slot[i] += value
@@ -151,8 +192,9 @@ def _bin_value(index: int) -> float:
     return round(middle, 3)
 
 
-def _segments(start: int | None, end: int | None, finest: int) -> list[tuple[int, int | None, int | None]]:
-    """(grain, low, high) pieces covering [start, end): daily rows for whole days, hourly at the ends."""
+def time_pieces(start: int | None, end: int | None, finest: int) -> list[tuple[int, int | None, int | None]]:
+    """(grain, low, high) pieces covering [start, end) (whole hours or open): daily rows for whole
+    days, hourly rows at the ends; only hourly rows when ``finest`` is under a day."""
     if finest < DAY_US:
         return [(HOUR_US, start, end)]
     first_day = None if start is None else -(-start // DAY_US) * DAY_US

@@ -39,10 +39,11 @@ def upgrade_command(state: CliState) -> None:
 @click.option("--end", "end", help="Rebuild up to this time (exclusive; widened to the end of its day).")
 @pass_state
 def rebuild_rollups_command(state: CliState, project: str | None, start: str | None, end: str | None) -> None:
-    """Recompute the metric rollups from the stored observations, one UTC day per transaction.
+    """Recompute the metric rollups from the stored observations and the trace rollups from the
+    stored traces, one UTC day per transaction.
 
     Safe while the server runs: each day's rebuild holds the write lock (SQLite) or locks the rollup
-    table against writers (PostgreSQL) for that day only, so spans arriving meanwhile count once.
+    tables against writers (PostgreSQL) for that day only, so spans arriving meanwhile count once.
     """
     start_us, end_us = _when("--start", start), _when("--end", end)
     if start_us is not None and end_us is not None and start_us >= end_us:
@@ -115,5 +116,6 @@ def _rebuild_day(engine: Engine, project_id: str, day_us: int) -> None:
         if connection.dialect.name == "postgresql":
             # Writers fold spans into the rollups in the transaction that inserts them: waiting for
             # them here, and holding them off until the day is rebuilt, counts every span once.
-            connection.execute(text("LOCK TABLE metric_rollups IN EXCLUSIVE MODE"))
+            # Both in the writer's order (metric rollups first), so neither side waits on the other.
+            connection.execute(text("LOCK TABLE metric_rollups, trace_rollups IN EXCLUSIVE MODE"))
         rebuild_rollups(connection, project_id, day_us, day_us + DAY_US)

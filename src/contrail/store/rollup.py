@@ -56,8 +56,16 @@ class TraceRollup:
         self.values["tags"] = list(row["tags"] or [])
         self.values["models"] = list(row["models"] or [])
         self.values["metadata"] = dict(row["metadata"] or {})
-        # What the trace counted for before this write, so session/user rollups can take it back.
-        self.before: dict[str, Any] | None = dict(self.values) if self.previously_stored else None
+        # What the trace counted for before this write, so the session, user and trace rollups can
+        # take it back; its own copies of the containers ``add`` changes in place.
+        self.before: dict[str, Any] | None = None
+        if self.previously_stored:
+            v = self.values
+            self.before = v | {
+                "tags": list(v["tags"]),
+                "models": list(v["models"]),
+                "metadata": dict(v["metadata"]),
+            }
 
     def add(self, obs: Observation, row: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
         """Fold one observation in; ``old`` is its stored earlier version, whose totals are taken back."""

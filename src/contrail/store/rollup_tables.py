@@ -1,4 +1,4 @@
-"""Metric rollups for the dashboard (migration 0010).
+"""Metric rollups (migration 0010) and trace rollups (migration 0014) for the dashboard.
 
 On the shared metadata of store.tables; store/migrations/env.py imports this module.
 
@@ -9,6 +9,13 @@ writer keeps rows current with delta upserts and a query adds rows up. Latency a
 token also keep a fixed log-spaced histogram (``HISTOGRAM_BINS`` columns each) so percentiles come
 from the rollups: bin 0 holds values under 1 ms, bin ``i`` (1..62) holds
 [2^((i-1)/3), 2^(i/3)) ms and bin 63 everything from 2^(62/3) ms (~28 min) up.
+
+``trace_rollups`` holds, per project, grain and bucket (by the trace's start), the traces of each
+environment: their count, error count, cost and a duration histogram of the same bins. ``segment`` is
+``""`` for all traces or ``metadata:<key>`` for the traces whose metadata holds ``value`` under
+``<key>``. Key columns are never NULL (a PostgreSQL primary key cannot hold NULLs), so a trace
+without an environment counts under ``""``, as does the whole-project ``value``; readers send a filter
+on an empty environment to the exact path. SQLite keeps it ``WITHOUT ROWID``: one b-tree to upsert.
 """
 
 from __future__ import annotations
@@ -79,4 +86,24 @@ metric_rollups = Table(
     Column("dims_key", String(32), primary_key=True),
     *_dimension_columns(),
     *(Column(name, BigInteger, nullable=False, server_default="0") for name in SUMMED),
+)
+
+
+TRACE_KEY = ("project_id", "segment", "grain_us", "bucket_us", "value", "environment")
+TRACE_COUNTERS = ("trace_count", "error_traces", "cost_nanos", "duration_count", "duration_sum_us")
+TRACE_SUMMED = TRACE_COUNTERS + LATENCY_BINS
+SEGMENT_CHARS = 110  # "metadata:" and a key of at most 100 characters (store.filters.METADATA_KEY)
+VALUE_CHARS = 200
+
+trace_rollups = Table(
+    "trace_rollups",
+    metadata,
+    Column("project_id", String(36), primary_key=True),
+    Column("segment", String(SEGMENT_CHARS), primary_key=True),
+    Column("grain_us", BigInteger, primary_key=True),
+    Column("bucket_us", BigInteger, primary_key=True),
+    Column("value", String(VALUE_CHARS), primary_key=True),
+    Column("environment", String(100), primary_key=True),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in TRACE_SUMMED),
+    sqlite_with_rowid=False,
 )

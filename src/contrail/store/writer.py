@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.schema.observation import Observation
 from contrail.schema.score import Score
-from contrail.store import activity, metric_rollups, search
+from contrail.store import activity, metric_rollups, search, trace_rollups
 from contrail.store.database import executemany, writing
 from contrail.store.preview import search_text
 from contrail.store.rollup import TraceRollup
@@ -91,6 +91,7 @@ def _write_observations(
     metric_rollups.apply(
         connection, [(row, obs.output, existing.get(key)) for key, (obs, row) in by_key.items()]
     )
+    trace_rollups.apply(connection, rollups.values())
 
 
 _UPDATE_TRACE = (

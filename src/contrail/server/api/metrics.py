@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=ERROR_R
 Caller = Annotated[Principal, Depends(principal)]
 Filters = Annotated[Filter, Depends(filter_params)]
 GROUP_HELP = f"One of {', '.join(metrics.GROUPS)}, or metadata:<key>"
+PRECISION_HELP = "auto (rollups when they can answer: histogram percentiles) or exact"
 
 
 @router.get("/observations", summary="Observation metrics per group and time bucket")
@@ -40,9 +41,7 @@ def observation_metrics(
         ),
     ] = None,
     type: str | None = None,
-    precision: Annotated[
-        str, Query(description="auto (rollups when they can answer: histogram percentiles) or exact")
-    ] = "auto",
+    precision: Annotated[str, Query(description=PRECISION_HELP)] = "auto",
 ) -> dict[str, Any]:
     flt.type = type
     with _metrics_errors():
@@ -60,10 +59,15 @@ def observation_metrics(
 @router.get(
     "/summary", summary="Traces, distinct users, cost per trace and per user, trace latency percentiles"
 )
-def summary(request: Request, caller: Caller, flt: Filters) -> dict[str, Any]:
+def summary(
+    request: Request,
+    caller: Caller,
+    flt: Filters,
+    precision: Annotated[str, Query(description=PRECISION_HELP)] = "auto",
+) -> dict[str, Any]:
     with _metrics_errors():
         metrics.check_range(flt)
-    found = insights.trace_summary(server_state(request).engine, caller.project_id, flt)
+        found = insights.trace_summary(server_state(request).engine, caller.project_id, flt, precision)
     return {"data": dataclasses.asdict(found)}
 
 
@@ -76,11 +80,16 @@ def segments(
     flt: Filters,
     by: Annotated[str, Query(description="user_id, session_id or metadata:<key>")] = "user_id",
     n: Annotated[int, Query(ge=1, le=metrics.MAX_TOP)] = 10,
+    precision: Annotated[str, Query(description=PRECISION_HELP)] = "auto",
 ) -> dict[str, Any]:
     with _metrics_errors():
         metrics.check_range(flt)
         try:
-            rows = insights.latency_segments(server_state(request).engine, caller.project_id, by, flt, n=n)
+            rows = insights.latency_segments(
+                server_state(request).engine, caller.project_id, by, flt, n=n, precision=precision
+            )
+        except metrics.MetricsError:
+            raise
         except ValueError as exc:
             raise metrics.MetricsError("by", str(exc)) from exc
     return {"data": [dataclasses.asdict(row) for row in rows], "by": by}
