@@ -115,6 +115,7 @@ def test_a_trace_sent_in_batches_counts_once_with_its_latest_duration(engine: En
     _write(engine, project, [slow, first_call])
     other = _root(2, START + 30 * 60 * 1_000_000, 100 * MS, user_id="u2", trace=region)
     _write(engine, project, [other])
+    _write(engine, project, [first_call, other])  # re-sent unchanged: nothing moves
 
     rows = _rows(engine, project)
     total = rows[("", HOUR_US, START, "", "production")]

@@ -17,6 +17,7 @@ lists, nulls and strings over ``VALUE_CHARS`` characters are not segments, and o
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -61,6 +62,7 @@ _FOLDED = (
     "error_count",
     "metadata",
 )
+_FOLDED_VALUES = operator.itemgetter(*_FOLDED[1:])
 _REBUILD_CHUNK = 5_000
 
 
@@ -82,9 +84,12 @@ def apply(connection: Connection, rollups: Iterable[TraceRollup]) -> None:
     """Fold the changes of the written traces (their rollups after this write's spans were added)."""
     deltas: Deltas = {}
     for rollup in rollups:
-        if rollup.before is not None:
-            _fold(deltas, rollup.project_id, rollup.before, -1)
-        _fold(deltas, rollup.project_id, rollup.values, +1)
+        before, after = rollup.before, rollup.values
+        if before is not None:
+            if _FOLDED_VALUES(before) == _FOLDED_VALUES(after):
+                continue  # a re-sent span that changed nothing the rollups count
+            _fold(deltas, rollup.project_id, before, -1)
+        _fold(deltas, rollup.project_id, after, +1)
     _upsert(connection, deltas)
 
 
@@ -144,44 +149,67 @@ def rebuild_all(connection: Connection) -> None:
 
 
 def _segments(metadata: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    found = [(TOTAL, TOTAL)]
+    found = [_EVERY_TRACE]
     if not metadata:
         return found
     for name in sorted(metadata)[:MAX_SEGMENT_KEYS]:
         value = segment_value(metadata[name])
-        if value is not None and METADATA_KEY.match(name):
-            found.append(("metadata:" + name, value))
+        if value is not None:
+            segment = _segment_names.get(name)
+            if segment is None:
+                segment = _segment_name(name)
+            if segment:
+                found.append((segment, value))
     return found
+
+
+_EVERY_TRACE = (TOTAL, TOTAL)
+_segment_names: dict[str, str] = {}
+
+
+def _segment_name(key: str) -> str:
+    # The writer folds every trace twice per write; checking each key against the pattern again cost
+    # more than the rest of the fold. Bounded: cleared when it grows large ("" marks a refused key).
+    if len(_segment_names) >= 4096:
+        _segment_names.clear()
+    name = _segment_names[key] = "metadata:" + key if METADATA_KEY.match(key) else ""
+    return name
 
 
 def _keys(project_id: str, trace: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     start, environment = trace["start_us"], trace["environment"] or ""
     segments = _segments(trace["metadata"])
     return [
-        (project_id, segment, grain, start // grain * grain, value, environment)
+        (project_id, segment, grain, start - start % grain, value, environment)
         for grain in GRAINS
         for segment, value in segments
     ]
 
 
 def _fold(deltas: Deltas, project_id: str, trace: Mapping[str, Any], sign: int) -> None:
-    if trace["start_us"] is None:
+    start = trace["start_us"]
+    if start is None:
         return  # a trace row no span has reached yet
-    cost, duration = trace["total_cost_nanos"] or 0, trace["duration_us"]
+    cost, duration = sign * (trace["total_cost_nanos"] or 0), trace["duration_us"]
     errors = sign if trace["error_count"] else 0
     timed = duration is not None and duration >= 0
     bin_slot = _LAT0 + histogram_bin(duration) if timed else 0
-    for key in _keys(project_id, trace):
-        slot = deltas.get(key)
-        if slot is None:
-            slot = deltas[key] = [0] * _WIDTH
-        slot[0] += sign
-        slot[1] += errors
-        slot[2] += sign * cost
-        if timed:
-            slot[3] += sign
-            slot[4] += sign * duration
-            slot[bin_slot] += sign
+    environment = trace["environment"] or ""
+    segments = _segments(trace["metadata"])
+    for grain in GRAINS:
+        bucket = start - start % grain
+        for segment, value in segments:
+            key = (project_id, segment, grain, bucket, value, environment)
+            slot = deltas.get(key)
+            if slot is None:
+                slot = deltas[key] = [0] * _WIDTH
+            slot[0] += sign
+            slot[1] += errors
+            slot[2] += cost
+            if timed:
+                slot[3] += sign
+                slot[4] += sign * duration
+                slot[bin_slot] += sign
 
 
 def _upsert(connection: Connection, deltas: Deltas) -> None:
