@@ -77,6 +77,13 @@ def query_set(meta: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("30d latency by session", f"{m}/segments", {"by": "session_id", **last30}),
         ("30d latency by metadata region", f"{m}/segments", {"by": "metadata:region", **last30}),
         ("30d scores", f"{m}/scores", last30),
+        # The two panels' previous (exact) path, for before/after on the same database.
+        ("exact: 30d summary (precision=exact)", f"{m}/summary", {"precision": "exact", **last30}),
+        (
+            "exact: 30d latency by metadata region (precision=exact)",
+            f"{m}/segments",
+            {"by": "metadata:region", "precision": "exact", **last30},
+        ),
         (
             "exact: 1 day, model p95 (precision=exact)",
             f"{m}/observations",
