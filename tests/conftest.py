@@ -104,6 +104,9 @@ def start_contrail(database_url: str, home: Path, **settings: object) -> tuple[T
     from contrail.server.settings import Settings
     from contrail.store.projects import create_key, create_project
 
+    # The writer thread: a writer process per in-process server would add ~0.5 s to every test; the
+    # process is tested in tests/core/test_writer_process.py and by every `contrail server` subprocess.
+    settings.setdefault("writer_process", False)
     app = create_app(Settings(home=home, database_url=database_url, **settings))  # type: ignore[arg-type]
     engine = app.state.contrail.engine
     project = create_project(engine, f"test-{uuid.uuid4().hex[:12]}")

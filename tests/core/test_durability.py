@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import create_engine, text
 
 from tests.server_process import free_port, start_server
@@ -67,8 +68,12 @@ def test_sigkill_under_load_loses_no_acknowledged_span(tmp_path: Path) -> None:
             if len(acknowledged) >= 3_000:
                 break
         time.sleep(0.01)
+    children = psutil.Process(server.pid).children(recursive=True)  # the writer process
+    assert children, "the server runs its writer in a child process"
     server.send_signal(signal.SIGKILL)
     server.wait(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], "the writer process outlived its server"
     stop.set()
     for thread in threads:
         thread.join(timeout=15)

@@ -31,8 +31,13 @@ from contrail.server.write_queue import WriteQueue
 from contrail.store.database import open_engine
 from contrail.store.maintenance import SqliteUpkeep
 from contrail.store.migrate import upgrade
+from contrail.store.writer_process import WriterProcess
 
 logger = logging.getLogger(__name__)
+
+
+def _writer_process(settings: Settings) -> WriterProcess:
+    return WriterProcess(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
@@ -59,6 +64,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             max_spans=settings.write_queue_spans,
             group_spans=settings.write_group_spans,
             on_written=telemetry.write_seconds.observe,
+            process=_writer_process(settings) if settings.writer_process else None,
         ),
         limits=IngestLimits(
             max_value_bytes=settings.max_value_bytes, max_spans_per_request=settings.max_spans_per_request
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.writes.start()  # starts the writer process now rather than on the first request
         state.upkeep.start()
         alerts.start()
         if online is not None:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     write_group_spans: int = Field(
         default=5_000, ge=1, description="Most spans the writer commits in one transaction."
     )
+    writer_process: bool = Field(
+        default=True,
+        description="Run the single database writer in a child process of its own (its own core and GIL: "
+        "about twice the ingest throughput on two cores). Off: a thread in the server process.",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",
         description="SQLite synchronous pragma; NORMAL trades power-loss durability for speed.",

@@ -20,6 +20,7 @@ from contrail.server.telemetry import ServerTelemetry
 from contrail.server.write_queue import QueueFullError, WriteQueue, WriterStoppedError
 from contrail.store.maintenance import SqliteUpkeep
 from contrail.store.writer import WriteBatch
+from contrail.store.writer_process import WriterProcessRestartedError
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,6 +73,10 @@ async def submit(request: Request, batch: WriteBatch, endpoint: str) -> None:
     except WriterStoppedError as exc:
         raise ApiError(
             503, "shutting_down", "The server is shutting down.", headers={"Retry-After": "5"}
+        ) from exc
+    except WriterProcessRestartedError as exc:
+        raise ApiError(
+            503, "writer_restarted", f"{exc}; nothing was stored, retry.", headers={"Retry-After": "1"}
         ) from exc
     telemetry = state.telemetry
     telemetry.spans.labels(endpoint, "accepted").inc(len(batch.observations) + len(batch.scores))

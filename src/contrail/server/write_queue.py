@@ -1,7 +1,9 @@
 """The bounded write queue between ingest requests and the single writer.
 
-Requests enqueue a WriteBatch and await it; one writer task takes everything waiting (up to
+Requests enqueue a WriteBatch and await it; a writer task takes everything waiting (up to
 ``group_spans``), commits it in one transaction on a dedicated thread, then wakes each request.
+With a writer process (store.writer_process) two such lanes run: while the child commits one group
+the next is already pickled and waiting in its socket, so the child never waits for the server.
 A full queue answers 503 with Retry-After instead of growing (backpressure, not collapse).
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy import Engine
 
 from contrail.schema.timeconv import now_us
 from contrail.store.writer import WriteBatch, write_group
+from contrail.store.writer_process import WriterProcess
 
 logger = logging.getLogger(__name__)
 
@@ -50,28 +53,40 @@ class WriteQueue:
         max_spans: int,
         group_spans: int,
         on_written: Callable[[float], None] | None = None,
+        process: WriterProcess | None = None,
     ) -> None:
         self._on_written = on_written
         self._engine = engine
+        self._process = process
         self._max_spans = max_spans
         self._group_spans = group_spans
         self._pending: collections.deque[_Pending] = collections.deque()
         self._pending_spans = 0
         self._wakeup = asyncio.Event()
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="contrail-writer")
-        self._task: asyncio.Task[None] | None = None
+        self._lanes = 2 if process is not None else 1
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            self._lanes, thread_name_prefix="contrail-writer"
+        )
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="contrail-writer")
+        if self._tasks:
+            return
+        if self._process is not None:
+            self._process.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(), name=f"contrail-writer-{i}") for i in range(self._lanes)]
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
         self._stopping = True
-        if self._task is not None:
+        if self._tasks:
             self._wakeup.set()
-            await self._task
+            await asyncio.gather(*self._tasks)
         self._executor.shutdown(wait=True)
+        if self._process is not None:
+            self._process.stop()
 
     @property
     def pending_spans(self) -> int:
@@ -81,9 +96,9 @@ class WriteQueue:
         """Return once ``batch`` is committed. Raises QueueFullError, WriterStoppedError or the DB error."""
         if self._stopping:
             raise WriterStoppedError
-        if self._task is None:
+        if not self._tasks:
             self.start()
-        size = max(1, len(batch.observations) + len(batch.scores))
+        size = batch.size
         if self._pending_spans and self._pending_spans + size > self._max_spans:
             raise QueueFullError(retry_after=1 + self._pending_spans // max(self._group_spans, 1) // 10)
         pending = _Pending(batch, size, asyncio.get_running_loop().create_future())
@@ -93,13 +108,14 @@ class WriteQueue:
         await pending.done
 
     async def _run(self) -> None:
+        # One lane; lanes check the queue before waiting, so a wake-up taken by another is not lost.
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
             while self._pending:
                 await self._write(self._take_group())
-            if self._stopping and not self._pending:
+            if self._stopping:
                 return
+            await self._wakeup.wait()
+            self._wakeup.clear()
 
     def _take_group(self) -> list[_Pending]:
         group: list[_Pending] = []
@@ -114,9 +130,11 @@ class WriteQueue:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            await loop.run_in_executor(
-                self._executor, write_group, self._engine, [p.batch for p in group], now_us()
-            )
+            batches = [p.batch for p in group]
+            if self._process is not None:
+                await loop.run_in_executor(self._executor, self._process.write, batches, now_us())
+            else:
+                await loop.run_in_executor(self._executor, write_group, self._engine, batches, now_us())
             if self._on_written is not None:
                 self._on_written(time.perf_counter() - started)
         except Exception as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +58,7 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, autocheckpo
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    write_lock = _WriteLock(database) if database and database != ":memory:" else None
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -77,9 +80,66 @@ def _sqlite_engine(url: str, database: str | None, synchronous: str, autocheckpo
         # Writers take the write lock at the start, so concurrent writers queue (busy_timeout) instead
         # of failing mid-way; readers begin deferred and read their WAL snapshot without waiting.
         writes = connection.get_execution_options().get(_WRITE_OPTION, False)
+        if writes and write_lock is not None:
+            write_lock.acquire(connection.connection.dbapi_connection)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
+    if write_lock is not None:
+        write_lock.release_after_transactions(engine)
     return engine
+
+
+class _WriteLock:
+    """Hands SQLite's write lock from one writer to the next without polling.
+
+    SQLite makes a writer that finds the database locked sleep and retry (1 ms, then up to 100 ms
+    steps), so with several server processes the lock sat idle while the next writer slept. Writers
+    first take an exclusive ``flock`` on a file next to the database, which the kernel hands to the
+    next waiter the moment it is released (after COMMIT or ROLLBACK). Each connection opens its own
+    descriptor, so threads of one process queue on it too. Processes that do not take it (another
+    tool writing the file) still meet SQLite's own lock and busy timeout: nothing relies on it for
+    correctness.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._path = str(Path(database).expanduser()) + "-writelock"
+        self._held: dict[int, int] = {}  # id(DBAPI connection) -> descriptor holding the lock
+
+    def acquire(self, dbapi_connection: Any) -> None:
+        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        self._held[id(dbapi_connection)] = descriptor
+
+    def release(self, connection: Any) -> None:
+        # SQLAlchemy hands the dialect its pool proxy; the lock was taken for the driver connection.
+        dbapi_connection = getattr(connection, "dbapi_connection", connection)
+        descriptor = self._held.pop(id(dbapi_connection), None)
+        if descriptor is not None:
+            os.close(descriptor)  # closing the descriptor releases its flock
+
+    def release_after_transactions(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(connection: Any) -> None:
+            try:
+                commit(connection)
+            finally:
+                self.release(connection)
+
+        def do_rollback(connection: Any) -> None:
+            try:
+                rollback(connection)
+            finally:
+                self.release(connection)
+
+        # Released after SQLite's own COMMIT/ROLLBACK: SQLAlchemy's commit events fire before them.
+        dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
 
 
 def _postgres_engine(url: str, drivername: str) -> Engine:

@@ -34,8 +34,9 @@ from contrail.store.rollup_tables import (
 from contrail.store.tables import observations
 from contrail.store.types import unpack_json
 
-# A change: the new observation row (with its decoded output) and the stored earlier row, if any.
-Change = tuple[Mapping[str, Any], Any, Mapping[str, Any] | None]
+# A change: the new observation row (as the writer prepares it, with ``_refused``) and the stored
+# earlier row, if any.
+Change = tuple[Mapping[str, Any], Mapping[str, Any] | None]
 
 # (project, grain, bucket, dims_key) -> (dimension values, summed counters in SUMMED order)
 Deltas = dict[tuple[Any, ...], tuple[tuple[Any, ...], list[int]]]
@@ -97,12 +98,12 @@ def is_refusal(output: Any) -> bool:
 
 
 def apply(connection: Connection, changes: Iterable[Change]) -> None:
-    """Fold stored observations into the rollups: ``(row, output, old_row)`` per observation."""
+    """Fold stored observations into the rollups: ``(row, old_row)`` per observation."""
     deltas: Deltas = {}
-    for row, output, old in changes:
+    for row, old in changes:
         if old is not None:
-            _fold(deltas, old, unpack_json(old["output"]) if old["type"] == "generation" else None, -1)
-        _fold(deltas, row, output, +1)
+            _fold(deltas, old, _stored_refusal(old), -1)
+        _fold(deltas, row, row["_refused"], +1)
     _upsert(connection, deltas)
 
 
@@ -116,8 +117,8 @@ def apply_cost_changes(
     """
     deltas: Deltas = {}
     for row, new_total in changes:
-        _fold(deltas, row, None, -1)
-        _fold(deltas, {**row, "total_cost_nanos": new_total}, None, +1)
+        _fold(deltas, row, False, -1)
+        _fold(deltas, {**row, "total_cost_nanos": new_total}, False, +1)
     _upsert(connection, deltas)
 
 
@@ -149,8 +150,7 @@ def rebuild(connection: Connection, project_id: str, start_us: int | None, end_u
         if not rows:
             break
         for row in rows:
-            output = unpack_json(row["output"]) if row["type"] == "generation" else None
-            _fold(deltas, row, output, +1)
+            _fold(deltas, row, _stored_refusal(row), +1)
         after = rows[-1]["id"]
     _upsert(connection, deltas)
 
@@ -180,12 +180,15 @@ def _cached_dims_key(dims: tuple[Any, ...]) -> str:
     return key
 
 
-def _fold(deltas: Deltas, row: Mapping[str, Any], output: Any, sign: int) -> None:
+def _stored_refusal(row: Mapping[str, Any]) -> bool:
+    return row["type"] == "generation" and is_refusal(unpack_json(row["output"]))
+
+
+def _fold(deltas: Deltas, row: Mapping[str, Any], refused: bool, sign: int) -> None:
     dims = _DIMENSION_VALUES(row)
     dims = (*dims[:-1], bool(dims[-1]))
     key = _cached_dims_key(dims)
     duration, ttft, cost = row["duration_us"], row["ttft_us"], row["total_cost_nanos"]
-    refused = output is not None and is_refusal(output)
     tokens = (
         row["input_tokens"] or 0,
         row["output_tokens"] or 0,

@@ -7,9 +7,6 @@ from typing import Any, ClassVar
 
 import orjson
 
-from contrail.schema.observation import Observation
-from contrail.store.preview import preview_text
-
 # Which source named the trace / gave its input and output: explicit trace attributes beat the
 # root span, which beats whatever span arrived first.
 _RANK_FIRST_SEEN, _RANK_ROOT, _RANK_EXPLICIT = 0, 1, 2
@@ -67,48 +64,48 @@ class TraceRollup:
                 "metadata": dict(v["metadata"]),
             }
 
-    def add(self, obs: Observation, row: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
-        """Fold one observation in; ``old`` is its stored earlier version, whose totals are taken back."""
+    def add(self, row: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
+        """Fold one observation row in (as ``writer.WriteBatch.prepare`` builds it, with its ``_``
+        trace fields); ``old`` is its stored earlier version, whose totals are taken back."""
         v = self.values
         if old is None:
             v["observation_count"] += 1
         for column in ("input_tokens", "output_tokens", "total_tokens", "total_cost_nanos"):
             v[column] += (row[column] or 0) - ((old[column] or 0) if old else 0)
-        v["error_count"] += int(obs.is_error) - (int(old["is_error"]) if old else 0)
-        end = obs.end_us if obs.end_us is not None else obs.start_us
-        v["start_us"] = obs.start_us if v["start_us"] is None else min(v["start_us"], obs.start_us)
+        v["error_count"] += int(row["is_error"]) - (int(old["is_error"]) if old else 0)
+        start = row["start_us"]
+        end = row["end_us"] if row["end_us"] is not None else start
+        v["start_us"] = start if v["start_us"] is None else min(v["start_us"], start)
         v["end_us"] = end if v["end_us"] is None else max(v["end_us"], end)
         v["duration_us"] = v["end_us"] - v["start_us"]
         for column in ("user_id", "session_id", "environment", "release", "version"):
-            value = getattr(obs, column)
+            value = row[column]
             if value is not None:
                 v[column] = value
-        _extend_unique(v["tags"], obs.tags)
-        _extend_unique(v["tags"], obs.trace.tags)
+        _extend_unique(v["tags"], row["_tags"])
+        _extend_unique(v["tags"], row["_trace_tags"])
         # Both names, so a filter on the requested model ("gpt-4o") finds what answered
         # ("gpt-4o-2024-08-06") and the other way round.
-        for model in (obs.model_requested, obs.model_response):
+        for model in (row["model_requested"], row["model_response"]):
             if model is not None and model not in v["models"]:
                 v["models"].append(model)
-        v["metadata"].update(obs.trace.metadata)
-        self._describe(obs)
+        v["metadata"].update(row["_trace_metadata"])
+        self._describe(row)
 
-    def _describe(self, obs: Observation) -> None:
+    def _describe(self, row: Mapping[str, Any]) -> None:
         v = self.values
-        is_root = obs.parent_span_id is None
+        is_root = row["parent_span_id"] is None
         if is_root:
-            v["root_span_id"] = obs.span_id
-        name_rank = _RANK_EXPLICIT if obs.trace.name else _RANK_ROOT if is_root else _RANK_FIRST_SEEN
+            v["root_span_id"] = row["span_id"]
+        trace_name = row["_trace_name"]
+        name_rank = _RANK_EXPLICIT if trace_name else _RANK_ROOT if is_root else _RANK_FIRST_SEEN
         if v["name"] is None or name_rank > v["name_rank"]:
-            v["name"] = obs.trace.name or obs.name
+            v["name"] = trace_name or row["name"]
             v["name_rank"] = name_rank
-        explicit_io = obs.trace.input is not None or obs.trace.output is not None
-        io_rank = _RANK_EXPLICIT if explicit_io else _RANK_ROOT if is_root else None
+        io_rank = _RANK_EXPLICIT if row["_explicit_io"] else _RANK_ROOT if is_root else None
         if io_rank is not None and io_rank >= v["io_rank"]:
-            source_in = obs.trace.input if explicit_io else obs.input
-            source_out = obs.trace.output if explicit_io else obs.output
-            v["input_preview"] = preview_text(source_in) or v["input_preview"]
-            v["output_preview"] = preview_text(source_out) or v["output_preview"]
+            v["input_preview"] = row["_input_preview"] or v["input_preview"]
+            v["output_preview"] = row["_output_preview"] or v["output_preview"]
             v["io_rank"] = io_rank
 
     def as_driver_row(self) -> tuple[Any, ...]:

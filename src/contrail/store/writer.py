@@ -25,7 +25,7 @@ from contrail.schema.observation import Observation
 from contrail.schema.score import Score
 from contrail.store import activity, metric_rollups, search, trace_rollups
 from contrail.store.database import executemany, writing
-from contrail.store.preview import search_text
+from contrail.store.preview import preview_text, search_text
 from contrail.store.rollup import TraceRollup
 from contrail.store.tables import observations, scores, traces
 from contrail.store.types import pack_json, unpack_json, usd_to_nanos
@@ -37,49 +37,64 @@ _CHUNK = 500
 class WriteBatch:
     """What one ingest request asks to store for one project.
 
-    ``prepare()`` turns the observations into database rows; the server calls it on the request's
-    own thread so the single writer, the pipeline's bottleneck, only runs SQL.
+    ``prepare()`` turns the observations and scores into database rows (plus the ``_``-prefixed
+    trace fields the rollups need); the server calls it on the request's side, so the single writer,
+    the pipeline's bottleneck, only runs SQL. A prepared batch no longer needs its observations:
+    ``for_writer()`` is the lean copy sent to the writer process.
     """
 
     project_id: str
     observations: list[Observation] = dataclasses.field(default_factory=list)
     scores: list[Score] = dataclasses.field(default_factory=list)
     rows: list[dict[str, Any]] | None = None
+    score_rows: list[dict[str, Any]] | None = None
 
     def prepare(self, now_us: int) -> WriteBatch:
         if self.rows is None:
             self.rows = [_observation_row(self.project_id, obs, now_us) for obs in self.observations]
+        if self.score_rows is None:
+            self.score_rows = [_score_row(self.project_id, score, now_us) for score in self.scores]
         return self
+
+    def for_writer(self, now_us: int) -> WriteBatch:
+        self.prepare(now_us)
+        return WriteBatch(self.project_id, rows=self.rows, score_rows=self.score_rows)
+
+    @property
+    def size(self) -> int:
+        """Spans and scores in the batch (at least 1: an empty request still takes a queue slot)."""
+        spans = len(self.rows) if self.rows is not None else len(self.observations)
+        scores = len(self.score_rows) if self.score_rows is not None else len(self.scores)
+        return max(1, spans + scores)
 
 
 def write_group(engine: Engine, batches: Sequence[WriteBatch], now_us: int) -> None:
     """Store every batch in one transaction; raises on database errors (nothing is then stored)."""
-    by_key: dict[tuple[str, str, str], tuple[Observation, dict[str, Any]]] = {}
+    by_key: dict[tuple[str, str, str], dict[str, Any]] = {}
+    score_rows: list[dict[str, Any]] = []
     for batch in batches:
-        rows = batch.prepare(now_us).rows or []
-        for obs, row in zip(batch.observations, rows, strict=True):
-            by_key[(batch.project_id, obs.trace_id, obs.span_id)] = (obs, row)  # later copies win
+        batch.prepare(now_us)
+        for row in batch.rows or ():
+            by_key[(batch.project_id, row["trace_id"], row["span_id"])] = row  # later copies win
+        score_rows.extend(batch.score_rows or ())
     with writing(engine).begin() as connection:
         if by_key:
             _write_observations(connection, by_key, now_us)
-        score_rows = [_score_row(b.project_id, s, now_us) for b in batches for s in b.scores]
         if score_rows:
             _upsert(connection, scores, score_rows, ("project_id", "id"))
 
 
 def _write_observations(
-    connection: Connection,
-    by_key: dict[tuple[str, str, str], tuple[Observation, dict[str, Any]]],
-    now_us: int,
+    connection: Connection, by_key: dict[tuple[str, str, str], dict[str, Any]], now_us: int
 ) -> None:
     trace_keys = sorted({(project, trace) for project, trace, _ in by_key})
     rollups = _lock_traces(connection, trace_keys, now_us)
     existing = _existing_observations(connection, by_key, rollups)
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
-    for key, (obs, row) in by_key.items():
+    for key, row in by_key.items():
         old = existing.get(key)
-        rollups[(key[0], key[1])].add(obs, row, old)
+        rollups[(key[0], key[1])].add(row, old)
         if old is None:
             new_rows.append(row)
         else:
@@ -88,9 +103,7 @@ def _write_observations(
     _update_changed(connection, changed_rows, existing.values())
     executemany(connection, _UPDATE_TRACE, [r.as_driver_row() for r in rollups.values()])
     activity.apply(connection, rollups.values())
-    metric_rollups.apply(
-        connection, [(row, obs.output, existing.get(key)) for key, (obs, row) in by_key.items()]
-    )
+    metric_rollups.apply(connection, [(row, existing.get(key)) for key, row in by_key.items()])
     trace_rollups.apply(connection, rollups.values())
 
 
@@ -311,6 +324,29 @@ def _observation_row(project_id: str, obs: Observation, now_us: int) -> dict[str
         "prompt_version": obs.prompt_version,
         "ingested_us": now_us,
         "_search": search_text(obs.name, obs.input, obs.output),
+        **_trace_fields(obs),
+    }
+
+
+def _trace_fields(obs: Observation) -> dict[str, Any]:
+    """What ``TraceRollup.add`` and the metric rollups read besides the columns (see WriteBatch)."""
+    trace = obs.trace
+    explicit_io = trace.input is not None or trace.output is not None
+    if explicit_io:
+        previews = (preview_text(trace.input), preview_text(trace.output))
+    elif obs.parent_span_id is None:
+        previews = (preview_text(obs.input), preview_text(obs.output))
+    else:
+        previews = (None, None)  # only a root span or explicit trace values describe the trace
+    return {
+        "_tags": obs.tags,
+        "_trace_tags": trace.tags,
+        "_trace_metadata": trace.metadata,
+        "_trace_name": trace.name,
+        "_explicit_io": explicit_io,
+        "_input_preview": previews[0],
+        "_output_preview": previews[1],
+        "_refused": obs.output is not None and metric_rollups.is_refusal(obs.output),
     }
 
 
