@@ -334,6 +334,8 @@ def _server_env(args: Any) -> dict[str, str]:
     env = {"CONTRAIL_WORKERS": str(args.workers)}
     if args.synchronous:
         env["CONTRAIL_SQLITE_SYNCHRONOUS"] = args.synchronous
+    if args.writer_process is not None:
+        env["CONTRAIL_WRITER_PROCESS"] = "true" if args.writer_process else "false"
     return env
 
 
@@ -351,6 +353,7 @@ def _measure(
         "spans": n_spans,
         "clients": args.clients,
         "workers": args.workers,
+        "writer_process": args.writer_process is not False,
     }
     server.start()
     try:
@@ -480,6 +483,8 @@ def main() -> None:
     ap.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--synchronous", choices=["FULL", "NORMAL"], default=None,
                     help="CONTRAIL_SQLITE_SYNCHRONOUS for the server [default: server default]")  # fmt: skip
+    ap.add_argument("--writer-process", action=argparse.BooleanOptionalAction, default=None,
+                    help="CONTRAIL_WRITER_PROCESS for the server [default: server default, on]")  # fmt: skip
     ap.add_argument("--phoenix", action="store_true", help="also measure Arize Phoenix (peers' method)")
     ap.add_argument("--phoenix-spans", type=int, default=10_000)
     ap.add_argument("--phoenix-venv", default="/tmp/peers/phoenix")
@@ -523,7 +528,8 @@ def main() -> None:
 
 
 def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire_per_span: float) -> None:
-    headers = ["backend", "workers", "spans", "spans/s", "2nd half", "503s", "server CPU µs/span"]
+    headers = ["backend", "workers", "writer", "clients", "spans", "spans/s", "2nd half", "503s"]
+    headers += ["server CPU µs/span"]
     headers += ["busy cores", "RSS idle/peak/final MB", "B/span on disk", "rows"]
     rows = []
     for r in results:
@@ -531,6 +537,8 @@ def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire
         row = [
             r["backend"],
             r.get("workers", 1),
+            "process" if r.get("writer_process", True) else "thread",
+            r.get("clients"),
             r["spans"],
             r["spans_per_s"],
             r.get("spans_per_s_second_half"),

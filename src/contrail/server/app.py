@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from contrail._version import __version__
 from contrail.analytics.overrides import CatalogueCache
 from contrail.evals.online_worker import OnlineEvalWorker, WorkerConfig
+from contrail.heap import settle_after_startup
 from contrail.ingest.limits import IngestLimits
 from contrail.server.alerts import AlertChecker
 from contrail.server.api import alerts as alerts_api
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         alerts.start()
         if online is not None:
             online.start()
+        settle_after_startup()
         yield
         if online is not None:
             online.stop()

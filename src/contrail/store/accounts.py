@@ -8,6 +8,7 @@ each: ``viewer`` reads, ``member`` also manages API keys, ``admin`` also manages
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import secrets
@@ -39,8 +40,16 @@ MAX_FAILURES_PER_ADDRESS = 50
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _hasher = PasswordHasher()
-# Verified when the e-mail is unknown, so a miss costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the e-mail is unknown, so a miss costs as much as a wrong password.
+
+    Made on first use, not at import: hashing takes ~150 ms and 64 MB, which every process that
+    imports the store (the writer process, the CLI) would otherwise pay for nothing.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -243,7 +252,7 @@ def sign_in(engine: Engine, email: str, password: str, address: str) -> SignIn:
             _user_query().add_columns(users.c.password_hash).where(users.c.email == email)
         ).first()
     if row is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
     elif _verify(row[4], password):
         with writing(engine).begin() as connection:
             connection.execute(delete(signin_failures).where(signin_failures.c.key_hash == keys[0]))

@@ -151,6 +151,7 @@ class WriterProcess:
 
 
 def _serve(connection: Connection) -> None:
+    from contrail.heap import settle_after_startup
     from contrail.store.database import open_engine
     from contrail.store.writer import write_group
 
@@ -158,6 +159,7 @@ def _serve(connection: Connection) -> None:
     engine = open_engine(
         config["database_url"], sqlite_synchronous=config["sqlite_synchronous"], sqlite_autocheckpoint=False
     )
+    settle_after_startup()
     connection.send_bytes(_OK)
     while True:
         try:
