@@ -30,7 +30,7 @@ from contrail.server.telemetry import ServerTelemetry
 from contrail.server.ui import install_ui
 from contrail.server.write_queue import WriteQueue
 from contrail.store.database import open_engine
-from contrail.store.maintenance import SqliteUpkeep
+from contrail.store.maintenance import DatabaseUpkeep
 from contrail.store.migrate import upgrade
 from contrail.store.writer_process import WriterProcess
 
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         limits=IngestLimits(
             max_value_bytes=settings.max_value_bytes, max_spans_per_request=settings.max_spans_per_request
         ),
-        upkeep=SqliteUpkeep(engine),
+        upkeep=DatabaseUpkeep(engine),
         telemetry=telemetry,
         prices=CatalogueCache(engine),
     )

@@ -18,7 +18,7 @@ from contrail.server.errors import ApiError
 from contrail.server.settings import Settings
 from contrail.server.telemetry import ServerTelemetry
 from contrail.server.write_queue import QueueFullError, WriteQueue, WriterStoppedError
-from contrail.store.maintenance import SqliteUpkeep
+from contrail.store.maintenance import DatabaseUpkeep
 from contrail.store.writer import WriteBatch
 from contrail.store.writer_process import WriterProcessRestartedError
 
@@ -30,7 +30,7 @@ class ServerState:
     keys: KeyVerifier
     writes: WriteQueue
     limits: IngestLimits
-    upkeep: SqliteUpkeep
+    upkeep: DatabaseUpkeep
     telemetry: ServerTelemetry
     prices: CatalogueCache
 

@@ -1,10 +1,12 @@
-"""Background upkeep of the embedded SQLite database: WAL checkpoints and planner statistics.
+"""Background upkeep of the database: SQLite WAL checkpoints, and planner statistics.
 
 The writer's connections never checkpoint on commit (``wal_autocheckpoint=0``): a checkpoint copies
 the WAL into the database file and was a quarter of the writer's time. This thread does it instead,
 on its own connection, where SQLite releases the GIL and the second core can do the work. It also
 refreshes the planner's statistics (a bounded ANALYZE), without which SQLite picks the wrong index
-once tables grow (a trace's detail page scanned a whole index). PostgreSQL does both itself.
+once tables grow (a trace's detail page scanned a whole index). PostgreSQL checkpoints itself and
+its autovacuum keeps the statistics; where autovacuum is off (as on some test and bench machines),
+the same thread runs ANALYZE instead, on the same schedule.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ ANALYSIS_LIMIT = 1000
 
 
 def refresh_statistics(engine: Engine) -> None:
-    """Update the planner's statistics (SQLite: bounded ANALYZE; other dialects: nothing)."""
+    """Update the planner's statistics: SQLite a bounded ANALYZE; PostgreSQL ANALYZE when autovacuum,
+    which otherwise does it, is off."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            if connection.exec_driver_sql("SHOW autovacuum").scalar_one() == "off":
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+        return
     if engine.dialect.name != "sqlite":
         return
     with engine.connect() as connection:
@@ -39,9 +48,9 @@ def checkpoint(engine: Engine) -> None:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-class SqliteUpkeep:
-    """A daemon thread running :func:`checkpoint` every second and :func:`refresh_statistics`
-    every ten minutes; a no-op on other dialects."""
+class DatabaseUpkeep:
+    """A daemon thread running :func:`refresh_statistics` at start and every ten minutes, and on
+    SQLite :func:`checkpoint` every second."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -49,9 +58,9 @@ class SqliteUpkeep:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._engine.dialect.name != "sqlite" or self._thread is not None:
+        if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._run, name="contrail-sqlite-upkeep", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="contrail-database-upkeep", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -65,8 +74,10 @@ class SqliteUpkeep:
     def _run(self) -> None:
         self._safely(refresh_statistics)  # at once: a server may start on a large, never-analysed file
         next_analyze = time.monotonic() + ANALYZE_EVERY_S
+        sqlite = self._engine.dialect.name == "sqlite"
         while not self._stop.wait(CHECKPOINT_EVERY_S):
-            self._safely(checkpoint)
+            if sqlite:
+                self._safely(checkpoint)
             if time.monotonic() >= next_analyze:
                 self._safely(refresh_statistics)
                 next_analyze = time.monotonic() + ANALYZE_EVERY_S
@@ -77,5 +88,5 @@ class SqliteUpkeep:
         except Exception:
             # Upkeep must never take the server down; the next round tries again.
             logger.warning(
-                "SQLite upkeep (%s) failed; will retry", getattr(task, "__name__", task), exc_info=True
+                "Database upkeep (%s) failed; will retry", getattr(task, "__name__", task), exc_info=True
             )

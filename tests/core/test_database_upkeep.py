@@ -69,3 +69,24 @@ def test_a_starting_server_analyses_its_database(tmp_path: Path) -> None:
         engine.dispose()
         server.stop()
     assert analysed
+
+
+def test_postgres_without_autovacuum_gets_statistics_from_the_server() -> None:
+    """Where autovacuum is off nothing else would analyse the tables (see store.maintenance)."""
+    from tests.conftest import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        engine = open_engine(url)
+        try:
+            upgrade(engine)
+            with engine.connect() as connection:
+                autovacuum = connection.exec_driver_sql("SHOW autovacuum").scalar_one()
+            refresh_statistics(engine)
+            with engine.connect() as connection:
+                analysed = connection.exec_driver_sql(
+                    "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'traces'"
+                ).scalar_one()
+        finally:
+            engine.dispose()
+    # With autovacuum on, analysing is its job and the server leaves it alone.
+    assert analysed is (autovacuum == "off")
