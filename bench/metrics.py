@@ -10,14 +10,15 @@ cached in bench/results/query_dataset_<traces>/. The queries run on a COPY of it
 directory, so the server's first start migrates (and backfills) the copy, never the cache; the
 revision the copy started from and the start time are reported. ``--postgres``: the same traces
 (same seed and end time, checked by the long trace's id) written through ``write_group`` into a
-fresh PostgreSQL database (``bench_metrics`` on 127.0.0.1, dropped afterwards), then VACUUM ANALYZE
-as autovacuum would have done on a live server.
+fresh PostgreSQL database (``bench_metrics`` on 127.0.0.1, dropped afterwards), with an ANALYZE every
+100k spans and a VACUUM ANALYZE at the end, as autovacuum would have done on a live server.
 
 Queries: every call the dashboard makes for "last 30 days" (hour-aligned, as the page asks) plus
 all-time cost by model, through a fresh ``contrail server`` (HTTP included), one warm-up then
-``--runs`` timed calls; goal p95 < 200 ms. Ingest: in-process ``write_group`` of 512-span batches of
-the same trace shape into a fresh SQLite file with no rollups (both ``apply`` replaced by no-ops),
-the metric rollups only, and all rollups (metric + trace), alternated in rounds (best round each).
+``--runs`` timed calls; goal p95 < 200 ms. Ingest: in-process ``prepare`` + ``write_group`` of
+512-span batches of the same trace shape into a fresh SQLite file with no rollups (both ``apply``
+replaced by no-ops), the metric rollups only, all rollups (metric + trace), and all rollups with
+cost calculation (``price_observations``), in rotated rounds; every run reported (``ingest_rates``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import contextlib
 import json
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -152,10 +154,15 @@ def load_postgres(home: Path, url: str, meta: dict[str, Any], seed: int) -> dict
     project_id = find_project(engine, creds["project"]).id
     builder = DatasetBuilder(seed, meta["end_us"])
     n_traces = meta["traces"] - 1
+    name = url.rsplit("/", 1)[-1]
     t0 = time.perf_counter()
     for start in range(0, n_traces, 500):
         group = [o for i in range(start, min(start + 500, n_traces)) for o in builder.trace(i, n_traces)]
         write_group(engine, [WriteBatch(project_id, group)], now_us())
+        if (start // 500) % 20 == 0:
+            # Planner statistics as the tables grow, as autovacuum (or, with it off as on the bench
+            # machine, the server's upkeep thread) keeps them on a live server.
+            postgres_query(name, "ANALYZE")
         if (start // 500) % 40 == 0:
             print(f"  postgres: {start * 10:,} observations written", flush=True)
     big = builder.big_trace()
@@ -165,7 +172,6 @@ def load_postgres(home: Path, url: str, meta: dict[str, Any], seed: int) -> dict
         write_group(engine, [WriteBatch(project_id, big[start : start + 500])], now_us())
     engine.dispose()
     load_s = time.perf_counter() - t0
-    name = url.rsplit("/", 1)[-1]
     postgres_query(name, "VACUUM ANALYZE")
     return {
         "load_s": round(load_s, 1),
@@ -174,64 +180,154 @@ def load_postgres(home: Path, url: str, meta: dict[str, Any], seed: int) -> dict
     }
 
 
-INGEST_MODES = ("none", "metric", "all")
+INGEST_MODES = ("core", "metric", "all", "all+cost")
 
 
-def ingest_rates(spans: int, rounds: int) -> dict[str, Any]:
-    """Spans per second through write_group with no rollups, the metric rollups only, and all of them
-    (metric + trace), best of ``rounds`` each, alternated."""
+def ingest_rates(spans: int, rounds: int, shape: str = "live") -> dict[str, Any]:
+    """Spans per second through ``prepare`` + ``write_group`` (in-process, 512-span batches, a fresh
+    SQLite file each run) in four modes: ``core`` (no rollups, no pricing: the writer before issue 7),
+    ``metric`` (metric rollups), ``all`` (metric + trace rollups) and ``all+cost`` (the same, plus
+    ``price_observations`` with the built-in catalogue, timed as if on the writer's thread: the
+    conservative reading, as the server prices on the request side).
+
+    ``rounds`` rounds, each running every mode once, the order rotated by one each round so no mode
+    always runs first or last; every run is reported, and each mode's cost is the median of its
+    per-round ratios to ``core`` (paired within a round, so slow drifts of a shared machine cancel).
+
+    ``shape``: ``live`` starts a trace every 5 ms, as bench/ingest.py does (a batch falls in one or two
+    hours); ``spread`` spreads the traces over 30 days like the query dataset (each 512-span batch
+    touches ~8 hours: more rollup rows per batch, the worst case, e.g. a backfill).
+    """
+    from contrail.analytics.cost import price_observations
     from contrail.store import metric_rollups, trace_rollups
+
+    real = (metric_rollups.apply, trace_rollups.apply)
+    inside: dict[str, float] = {}  # seconds inside each optional step, this run
+    timed = {
+        "metric_apply": _timed(real[0], "metric_apply", inside),
+        "trace_apply": _timed(real[1], "trace_apply", inside),
+        "pricing": _timed(price_observations, "pricing", inside),
+    }
+    runs: list[dict[str, Any]] = []
+    try:
+        for round_no in range(rounds):
+            order = INGEST_MODES[round_no % 4 :] + INGEST_MODES[: round_no % 4]
+            for mode in order:
+                inside.clear()
+                metric_rollups.apply = timed["metric_apply"] if mode != "core" else _noop  # type: ignore[assignment]
+                trace_rollups.apply = timed["trace_apply"] if mode.startswith("all") else _noop  # type: ignore[assignment]
+                run = _ingest_run(spans, shape, timed["pricing"] if mode == "all+cost" else None)
+                inside_us = {f"{k}_us_per_span": round(v / run["spans"] * 1e6, 2) for k, v in inside.items()}
+                runs.append({"round": round_no + 1, "mode": mode, **run, **inside_us})
+                print(
+                    f"  ingest round {round_no + 1} {mode}: {run['spans_per_s']:,} spans/s {inside_us}",
+                    flush=True,
+                )
+    finally:
+        metric_rollups.apply, trace_rollups.apply = real  # type: ignore[assignment]
+    return {"shape": shape, **_ingest_summary(runs, rounds)}
+
+
+def _timed(function: Any, name: str, seconds: dict[str, float]) -> Any:
+    def run(*args: Any) -> None:
+        t0 = time.perf_counter()
+        function(*args)
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    return run
+
+
+def _noop(connection: Any, changes: Any) -> None:
+    return None
+
+
+def _ingest_run(spans: int, shape: str, pricer: Any) -> dict[str, Any]:
     from contrail.store.database import open_engine
     from contrail.store.migrate import upgrade
     from contrail.store.projects import create_project
     from contrail.store.writer import WriteBatch, write_group
 
+    # A fresh copy of the same observations each run: pricing writes its marker into them.
     builder = DatasetBuilder(seed=7, end_us=1_760_000_000_000_000)
-    observations = [o for i in range(spans // 10) for o in builder.trace(i, spans // 10)]
-    batches = [observations[i : i + 512] for i in range(0, len(observations), 512)]
-    real = (metric_rollups.apply, trace_rollups.apply)
-    best: dict[str, float] = dict.fromkeys(INGEST_MODES, 0.0)
-    inside = [0.0]  # seconds spent in trace_rollups.apply this round
-    least_inside = float("inf")
-
-    def noop(connection: Any, changes: Any) -> None:
-        return None
-
-    def timed_trace_apply(connection: Any, rollups: Any) -> None:
+    n_traces = spans // 10
+    spacing = n_traces if shape == "spread" else 30 * DAY_US // 5_000  # 5 ms apart
+    observations = [o for i in range(n_traces) for o in builder.trace(i, spacing)]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = open_engine(f"sqlite:///{tmp}/ingest.db", sqlite_synchronous="NORMAL")
+        upgrade(engine)
+        project = create_project(engine, "bench").id
+        priced = written = 0.0
         t0 = time.perf_counter()
-        real[1](connection, rollups)
-        inside[0] += time.perf_counter() - t0
-
-    for _ in range(rounds):
-        for mode in INGEST_MODES:
-            metric_rollups.apply = real[0] if mode != "none" else noop  # type: ignore[assignment]
-            trace_rollups.apply = timed_trace_apply if mode == "all" else noop  # type: ignore[assignment]
-            inside[0] = 0.0
-            with tempfile.TemporaryDirectory() as tmp:
-                engine = open_engine(f"sqlite:///{tmp}/ingest.db", sqlite_synchronous="NORMAL")
-                upgrade(engine)
-                project = create_project(engine, "bench").id
-                prepared = [WriteBatch(project, list(b)).prepare(0) for b in batches]
-                t0 = time.perf_counter()
-                for batch in prepared:
-                    write_group(engine, [batch], now_us=0)
-                rate = len(observations) / (time.perf_counter() - t0)
-                engine.dispose()
-            best[mode] = max(best[mode], rate)
-            if mode == "all":
-                least_inside = min(least_inside, inside[0])
-    metric_rollups.apply, trace_rollups.apply = real  # type: ignore[assignment]
+        for start in range(0, len(observations), 512):
+            chunk = observations[start : start + 512]
+            t1 = time.perf_counter()
+            if pricer is not None:
+                pricer(chunk)
+            batch = WriteBatch(project, chunk).prepare(0)
+            t2 = time.perf_counter()
+            write_group(engine, [batch], now_us=0)
+            priced, written = priced + t2 - t1, written + time.perf_counter() - t2
+        total = time.perf_counter() - t0
+        engine.dispose()
+    n = len(observations)
     return {
-        "spans": len(observations),
-        "batch_spans": 512,
-        **{f"{mode}_spans_per_s": round(best[mode]) for mode in INGEST_MODES},
-        **{f"{mode}_us_per_span": round(1e6 / best[mode], 1) for mode in INGEST_MODES},
-        "metric_vs_none_pct": round((best["metric"] / best["none"] - 1) * 100, 1),
-        "all_vs_none_pct": round((best["all"] / best["none"] - 1) * 100, 1),
-        "all_vs_metric_pct": round((best["all"] / best["metric"] - 1) * 100, 1),
-        # measured inside the writer: less noisy than the difference of two runs
-        "trace_rollups_apply_us_per_span": round(least_inside / len(observations) * 1e6, 2),
+        "spans": n,
+        "spans_per_s": round(n / total),
+        "us_per_span": round(total / n * 1e6, 1),
+        "prepare_us_per_span": round(priced / n * 1e6, 1),  # pricing (when on) + prepare
+        "write_group_us_per_span": round(written / n * 1e6, 1),
     }
+
+
+def _ingest_summary(runs: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
+    def per_round(mode: str, field: str) -> list[float]:
+        return [r[field] for r in runs if r["mode"] == mode]
+
+    core = per_round("core", "us_per_span")
+    out: dict[str, Any] = {"spans": runs[0]["spans"], "batch_spans": 512, "rounds": rounds, "runs": runs}
+    for mode in INGEST_MODES:
+        times = per_round(mode, "us_per_span")
+        out[mode] = {
+            "median_spans_per_s": round(1e6 / statistics.median(times)),
+            "best_spans_per_s": round(1e6 / min(times)),
+            "median_us_per_span": round(statistics.median(times), 1),
+            "median_write_group_us_per_span": round(
+                statistics.median(per_round(mode, "write_group_us_per_span")), 1
+            ),
+            "median_prepare_us_per_span": round(statistics.median(per_round(mode, "prepare_us_per_span")), 1),
+            # throughput change vs core, per round (paired), then the median of those
+            "vs_core_pct_per_round": [round((c / t - 1) * 100, 1) for c, t in zip(core, times, strict=True)],
+        }
+        out[mode]["vs_core_pct_median"] = round(statistics.median(out[mode]["vs_core_pct_per_round"]), 1)
+        for step in ("metric_apply", "trace_apply", "pricing"):
+            measured = [
+                r[f"{step}_us_per_span"] for r in runs if r["mode"] == mode and f"{step}_us_per_span" in r
+            ]
+            if measured:  # timed inside the step: steadier than the difference of two runs
+                out[mode][f"median_{step}_us_per_span"] = round(statistics.median(measured), 2)
+    return out
+
+
+def report_ingest(rates: dict[str, Any]) -> None:
+    print(
+        f"\nwriter (in-process prepare + write_group, 512-span batches, {rates['rounds']} rounds,"
+        f" {rates['shape']} traces)"
+    )
+    print_table(
+        ["mode", "µs/span (median)", "write_group µs/span", "spans/s median / best", "vs core, per round"],
+        [
+            [
+                mode,
+                rates[mode]["median_us_per_span"],
+                rates[mode]["median_write_group_us_per_span"],
+                f"{rates[mode]['median_spans_per_s']:,} / {rates[mode]['best_spans_per_s']:,}",
+                f"{rates[mode]['vs_core_pct_median']:+}% ("
+                + ", ".join(f"{v:+}" for v in rates[mode]["vs_core_pct_per_round"])
+                + ")",
+            ]
+            for mode in INGEST_MODES
+        ],
+    )
 
 
 def report(results: list[dict[str, Any]]) -> None:
@@ -248,7 +344,8 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ingest-spans", type=int, default=50_000)
-    ap.add_argument("--ingest-rounds", type=int, default=3)
+    ap.add_argument("--ingest-rounds", type=int, default=8)
+    ap.add_argument("--ingest-shape", choices=("live", "spread"), default="live")
     ap.add_argument("--skip-queries", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--postgres", action="store_true", help="also load the dataset into PostgreSQL")
@@ -274,15 +371,9 @@ def main() -> None:
             print(f"\nPostgreSQL (loaded in {loaded['load_s']} s)")
             report(pg_results)
     if not args.skip_ingest:
-        rates = ingest_rates(args.ingest_spans, args.ingest_rounds)
+        rates = ingest_rates(args.ingest_spans, args.ingest_rounds, args.ingest_shape)
         payload["ingest"] = rates
-        print(
-            "writer (in-process write_group, 512-span batches): "
-            + ", ".join(f"{m} {rates[f'{m}_us_per_span']} µs/span" for m in INGEST_MODES)
-            + f"; all rollups vs none {rates['all_vs_none_pct']:+}%,"
-            + f" trace rollups {rates['all_vs_metric_pct']:+}%"
-            + f" ({rates['trace_rollups_apply_us_per_span']} µs/span inside trace_rollups.apply)"
-        )
+        report_ingest(rates)
     write_json(RESULTS / "metrics.json", payload)
 
 

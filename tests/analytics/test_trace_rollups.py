@@ -237,6 +237,16 @@ def test_metadata_segments_match_the_exact_answer_on_both_dialects(engine: Engin
     assert latency_segments(engine, project, "metadata:nothing", RANGE) == []
 
 
+def test_the_summary_counts_each_user_once_and_traces_without_one_not_at_all(engine: Engine) -> None:
+    project = _project(engine)
+    users = ["u1", "u1", "u1", "u2", None, None, "u3"]
+    spans = [_root(i + 1, START + i * HOUR_US, 10 * MS, user_id=u) for i, u in enumerate(users)]
+    spans.append(_root(99, START - 2 * DAY_US, 10 * MS, user_id="u4"))  # before the range
+    _write(engine, project, spans)
+    summaries = [trace_summary(engine, project, RANGE, precision=p) for p in ("auto", "exact")]
+    assert [(s.source, s.traces, s.users) for s in summaries] == [("rollups", 7, 3), ("exact", 7, 3)]
+
+
 def test_what_the_rollups_cannot_answer_is_exact(engine: Engine) -> None:
     project = _project(engine)
     _write(

@@ -134,10 +134,20 @@ def _rollup_summary(connection: Any, project_id: str, flt: Filter, where: list[A
         connection, project_id, TOTAL, flt.start_from_us, flt.start_to_us, flt.environment
     ).get(TOTAL)
     values = found or [0] * len(rollups.TRACE_INDEX)
-    n_users = connection.execute(select(func.count(func.distinct(_t.user_id))).where(*where)).scalar_one()
     i = rollups.TRACE_INDEX
     latency = rollups.percentiles(values, rollups.TRACE_LATENCY0, PERCENTILES)
-    return _summary(values[i["trace_count"]], int(n_users), values[i["cost_nanos"]], latency, "rollups")
+    n_users = _count_users(connection, where)
+    return _summary(values[i["trace_count"]], n_users, values[i["cost_nanos"]], latency, "rollups")
+
+
+def _count_users(connection: Any, where: list[Any]) -> int:
+    """Distinct non-null user ids of the traces matching ``where``."""
+    if connection.dialect.name == "postgresql":
+        # count(DISTINCT) always sorts on PostgreSQL; a GROUP BY can hash (100k traces, 2,000 users:
+        # 99 -> 45 ms). SQLite is the other way round (69 vs 82 ms), so it keeps count(DISTINCT).
+        users = select(_t.user_id).where(*where, _t.user_id.is_not(None)).group_by(_t.user_id).subquery()
+        return int(connection.execute(select(func.count()).select_from(users)).scalar_one())
+    return int(connection.execute(select(func.count(func.distinct(_t.user_id))).where(*where)).scalar_one())
 
 
 def _summary(
