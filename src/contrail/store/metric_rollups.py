@@ -49,6 +49,7 @@ _UPSERT = (
     + ", ".join(f"{c} = metric_rollups.{c} + excluded.{c}" for c in SUMMED)
 )
 _INDEX = {name: i for i, name in enumerate(SUMMED)}
+_FINEST, *_COARSER = GRAINS
 _DIMENSION_VALUES = operator.itemgetter(*DIMENSIONS)
 _REBUILD_COLUMNS = (
     "id",
@@ -199,38 +200,53 @@ def _fold(deltas: Deltas, row: Mapping[str, Any], refused: bool, sign: int) -> N
     latency_slot = _LAT0 + histogram_bin(duration) if timed else 0
     first_token = ttft is not None and ttft >= 0
     ttft_slot = _TTFT0 + histogram_bin(ttft) if first_token else 0
-    project_id, start_us = row["project_id"], row["start_us"]
-    for grain in GRAINS:
-        bucket_key = (project_id, grain, start_us // grain * grain, key)
-        entry = deltas.get(bucket_key)
-        if entry is None:
-            entry = deltas[bucket_key] = (dims, [0] * len(SUMMED))
-        slot = entry[1]
-        slot[0] += sign
-        if refused:
-            slot[1] += sign
-        slot[2] += sign * tokens[0]
-        slot[3] += sign * tokens[1]
-        slot[4] += sign * tokens[2]
-        slot[5] += sign * tokens[3]
-        if cost is not None:
-            slot[6] += sign * cost
-            slot[7] += sign
-        if timed:
-            slot[8] += sign
-            slot[9] += sign * duration
-            slot[latency_slot] += sign
-        if first_token:
-            slot[10] += sign
-            slot[11] += sign * ttft
-            slot[ttft_slot] += sign
+    # The finest grain only: _upsert sums the coarser rows from these (a few per group, not per span).
+    bucket_key = (row["project_id"], _FINEST, row["start_us"] // _FINEST * _FINEST, key)
+    entry = deltas.get(bucket_key)
+    if entry is None:
+        entry = deltas[bucket_key] = (dims, [0] * len(SUMMED))
+    slot = entry[1]
+    slot[0] += sign
+    if refused:
+        slot[1] += sign
+    slot[2] += sign * tokens[0]
+    slot[3] += sign * tokens[1]
+    slot[4] += sign * tokens[2]
+    slot[5] += sign * tokens[3]
+    if cost is not None:
+        slot[6] += sign * cost
+        slot[7] += sign
+    if timed:
+        slot[8] += sign
+        slot[9] += sign * duration
+        slot[latency_slot] += sign
+    if first_token:
+        slot[10] += sign
+        slot[11] += sign * ttft
+        slot[ttft_slot] += sign
+
+
+def _with_coarser_grains(deltas: Deltas) -> Deltas:
+    """The finest-grain deltas plus the coarser grains' rows, each the sum of the rows it covers
+    (every grain is a whole number of the finest, counted from the epoch)."""
+    result = dict(deltas)
+    for (project_id, _grain, bucket, key), (dims, slot) in deltas.items():
+        for grain in _COARSER:
+            coarse = (project_id, grain, bucket // grain * grain, key)
+            entry = result.get(coarse)
+            if entry is None:
+                result[coarse] = (dims, list(slot))
+            else:
+                entry[1][:] = map(operator.add, entry[1], slot)
+    return result
 
 
 _LAT0 = _INDEX["lat_00"]
 _TTFT0 = _INDEX["ttft_00"]
 
 
-def _upsert(connection: Connection, deltas: Deltas) -> None:
+def _upsert(connection: Connection, finest: Deltas) -> None:
+    deltas = _with_coarser_grains(finest)
     rows = []
     for key in sorted(deltas):
         dims, slot = deltas[key]
