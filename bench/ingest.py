@@ -336,6 +336,10 @@ def _server_env(args: Any) -> dict[str, str]:
         env["CONTRAIL_SQLITE_SYNCHRONOUS"] = args.synchronous
     if args.writer_process is not None:
         env["CONTRAIL_WRITER_PROCESS"] = "true" if args.writer_process else "false"
+    if args.core_only:
+        shim = str(Path(__file__).resolve().parent / "shims" / "core_only")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (shim, os.environ.get("PYTHONPATH")) if p)
+        env["CONTRAIL_BENCH_CORE_ONLY"] = "1"
     return env
 
 
@@ -354,6 +358,7 @@ def _measure(
         "clients": args.clients,
         "workers": args.workers,
         "writer_process": args.writer_process is not False,
+        "core_only": args.core_only,
     }
     server.start()
     try:
@@ -485,6 +490,9 @@ def main() -> None:
                     help="CONTRAIL_SQLITE_SYNCHRONOUS for the server [default: server default]")  # fmt: skip
     ap.add_argument("--writer-process", action=argparse.BooleanOptionalAction, default=None,
                     help="CONTRAIL_WRITER_PROCESS for the server [default: server default, on]")  # fmt: skip
+    ap.add_argument("--core-only", action="store_true",
+                    help="server without cost calculation and metric/trace rollups (bench/shims/core_only), "
+                    "for the with/without A/B of issue 7")  # fmt: skip
     ap.add_argument("--phoenix", action="store_true", help="also measure Arize Phoenix (peers' method)")
     ap.add_argument("--phoenix-spans", type=int, default=10_000)
     ap.add_argument("--phoenix-venv", default="/tmp/peers/phoenix")
@@ -537,7 +545,8 @@ def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire
         row = [
             r["backend"],
             r.get("workers", 1),
-            "process" if r.get("writer_process", True) else "thread",
+            ("process" if r.get("writer_process", True) else "thread")
+            + (" core" if r.get("core_only") else ""),
             r.get("clients"),
             r["spans"],
             r["spans_per_s"],

@@ -1,4 +1,4 @@
-"""The writer's lookups on PostgreSQL use the primary key whatever the statistics say.
+"""The writer's lookups on PostgreSQL use the primary key whatever the statistics or cached plans say.
 
 A young table (or autovacuum off or behind) has no statistics; with "trace_id IN (...)" the planner
 then scanned every trace of the project through another index on each write, and ingest slowed
@@ -127,3 +127,14 @@ def test_resent_span_lookup_uses_the_unique_key_without_statistics(
             {"p": project_id, "t": trace_ids[7]},
         ).scalar_one()
     assert tuple(row) == (1, "renamed") and count == 1
+
+
+def test_postgres_connections_plan_each_run_for_its_values(postgres_database: str) -> None:
+    """No generic plan made while the tables were small outlives their growth (store.database)."""
+    engine = open_engine(postgres_database)
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            modes = {c.exec_driver_sql("SHOW plan_cache_mode").scalar_one() for c in (first, second)}
+    finally:
+        engine.dispose()
+    assert modes == {"force_custom_plan"}

@@ -146,11 +146,24 @@ def _postgres_engine(url: str, drivername: str) -> Engine:
     if drivername in ("postgresql", "postgres"):
         url = url.replace(drivername + "://", "postgresql+psycopg://", 1)
     try:
-        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise DatabaseUnavailableError(
             "PostgreSQL support is not installed: pip install 'contrail-llmops[postgres]'"
         ) from exc
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # psycopg prepares a statement after a few runs and PostgreSQL may then keep one generic plan
+        # for it, chosen while the tables were small, where every index costs the same: the writer's
+        # trace lookup kept scanning a whole project through the covering index (ingest slowed as
+        # the table grew, 1,300 spans/s at 100k spans). Planning each run for its values and the
+        # current table size costs microseconds.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_connection.commit()
+
+    return engine
 
 
 def _check_reachable(engine: Engine) -> None:
