@@ -535,6 +535,13 @@ def main() -> None:
     _report(results, info, args, wire / n_spans)
 
 
+def _writer_label(result: dict[str, Any]) -> str:
+    if "writer_process" not in result:
+        return "—"  # a peer
+    writer = "process" if result["writer_process"] else "thread"
+    return f"{writer} core" if result.get("core_only") else writer
+
+
 def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire_per_span: float) -> None:
     headers = ["backend", "workers", "writer", "clients", "spans", "spans/s", "2nd half", "503s"]
     headers += ["server CPU µs/span"]
@@ -545,8 +552,7 @@ def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire
         row = [
             r["backend"],
             r.get("workers", 1),
-            ("process" if r.get("writer_process", True) else "thread")
-            + (" core" if r.get("core_only") else ""),
+            _writer_label(r),
             r.get("clients"),
             r["spans"],
             r["spans_per_s"],
