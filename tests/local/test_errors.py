@@ -156,14 +156,16 @@ def test_openai_stream_dropped_mid_way_raises_connection_error(fake_llm: FakeLLM
 
 
 def test_anthropic_stream_dropped_mid_way_raises_the_transport_error(fake_llm: FakeLLM) -> None:
-    # The anthropic SDK does not wrap errors raised while iterating a stream: the httpx2 error surfaces.
+    # Older anthropic SDKs let the httpx2 error out of a stream's iteration; newer ones (2.17) wrap it
+    # in APIConnectionError. Either way the client sees the connection cut mid-message.
     fake_llm.script.on().respond("one two three four").drop(after_tokens=1)
     with (
         fake_llm.anthropic_client() as client,
-        pytest.raises(httpx2.RemoteProtocolError),
+        pytest.raises((httpx2.RemoteProtocolError, anthropic.APIConnectionError)) as raised,
         client.messages.stream(model="c", max_tokens=64, messages=MESSAGES) as stream,
     ):
         list(stream.text_stream)
+    assert "incomplete chunked read" in str(raised.value)
 
 
 def test_non_streaming_drop_is_a_connection_error(fake_llm: FakeLLM) -> None:
