@@ -147,7 +147,8 @@ def _lock_traces(
 # (...)" the plan depends on statistics: without them (a young table, autovacuum off or behind) the
 # planner estimated no selectivity for the list and scanned every trace of the project through the
 # user index, once per write: 12 s per 5,000-span group at 50k traces. A LATERAL subquery with LIMIT
-# is planned per key, where the unique index is the only sensible choice.
+# is planned per key, where the unique index wins as soon as the table has any size (connections plan
+# each run afresh, see store.database: a generic plan made on an empty table would not know that).
 _PG_LOCK_TRACES = (
     text(
         "SELECT t.* FROM unnest(:trace_ids) WITH ORDINALITY AS k(trace_id, n) CROSS JOIN LATERAL "
