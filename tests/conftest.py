@@ -8,11 +8,15 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from contrail.testing.threaded_server import ThreadedServer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CONTRAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -79,6 +83,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'contrail.db'}"
     url: str = request.getfixturevalue("postgres_database")
     return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on ``database_url`` with the schema migrated (each backend, see database_url)."""
+    from contrail.store.database import open_engine
+    from contrail.store.migrate import upgrade
+
+    engine = open_engine(database_url)
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 class LiveContrail:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -22,8 +21,6 @@ from contrail.analytics.overrides import (
     put_overrides,
 )
 from contrail.analytics.price_file import PriceFileError, parse_price_document
-from contrail.store.database import open_engine
-from contrail.store.migrate import upgrade
 from contrail.store.projects import create_project
 from tests.analytics.conftest import at, generation
 
@@ -51,14 +48,6 @@ GPT4O_FROM_MARCH: dict[str, Any] = {
         }
     ],
 }
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,23 +15,14 @@ from sqlalchemy import Engine, delete, func, select
 from contrail.analytics.rollups import hourly_totals, percentiles, rebuild_rollups
 from contrail.schema.observation import Cost, Observation, ObservationType, Status, Usage
 from contrail.store import rollup_tables
-from contrail.store.database import open_engine, writing
+from contrail.store.database import writing
 from contrail.store.metric_rollups import histogram_bin
-from contrail.store.migrate import upgrade
 from contrail.store.projects import create_project
 from contrail.store.rollup_tables import DAY_US, HOUR_US, metric_rollups
 from contrail.store.writer import WriteBatch, write_group
 from tests.migration_checks import assert_migration_round_trip
 
 START = 1_759_996_800_000_000  # 2025-10-09T08:00:00Z
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _project(engine: Engine) -> str:

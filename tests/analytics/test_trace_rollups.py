@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,6 @@ from tests.migration_checks import assert_migration_round_trip
 START = 1_759_996_800_000_000  # 2025-10-09T08:00:00Z, on an hour boundary
 MS = 1_000
 RANGE = Filter(start_from_us=START - DAY_US, start_to_us=START + 2 * DAY_US)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _project(engine: Engine) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.exc import OperationalError
 
 from contrail.schema.observation import Observation
 from contrail.schema.timeconv import now_us
@@ -60,73 +62,64 @@ def _count(engine: Engine, project_id: str) -> tuple[int, int]:
 
 
 @pytest.fixture
-def migrated(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-def test_commits_groups_from_several_threads_with_rollups(migrated: Engine, database_url: str) -> None:
-    project = create_project(migrated, "writer-process").id
+def writer(engine: Engine, database_url: str) -> Iterator[WriterProcess]:
+    """A started writer process on the migrated database; stopped afterwards (stopping is idempotent)."""
     writer = WriterProcess(database_url)
     writer.start()
     try:
-        errors: list[BaseException] = []
-
-        def send(first: int) -> None:
-            try:
-                for n in range(first, first + 10):
-                    writer.write([_batch(project, n), _batch(project, n + 1000)], now_us())
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=send, args=(k * 100,)) for k in range(3)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert errors == []
-        assert _count(migrated, project) == (3 * 10 * 2 * 3, 3 * 10 * 2 * 3)
+        yield writer
     finally:
         writer.stop()
+
+
+def test_commits_groups_from_several_threads_with_rollups(engine: Engine, writer: WriterProcess) -> None:
+    project = create_project(engine, "writer-process").id
+    errors: list[BaseException] = []
+
+    def send(first: int) -> None:
+        try:
+            for n in range(first, first + 10):
+                writer.write([_batch(project, n), _batch(project, n + 1000)], now_us())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(k * 100,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert _count(engine, project) == (3 * 10 * 2 * 3, 3 * 10 * 2 * 3)
+    writer.stop()
     assert writer.pid is None
 
 
 def test_a_database_error_is_reported_and_the_next_write_succeeds(
-    migrated: Engine, database_url: str
+    engine: Engine, writer: WriterProcess
 ) -> None:
-    project = create_project(migrated, "writer-errors").id
-    writer = WriterProcess(database_url)
-    writer.start()
-    try:
-        broken = _batch(project, 1).prepare(now_us())
-        assert broken.rows is not None
-        broken.rows[0]["ingested_us"] = None  # a NOT NULL column
-        with pytest.raises(WriterProcessError, match=r"IntegrityError.*(?i:not.null)"):
-            writer.write([broken], now_us())
-        writer.write([_batch(project, 2)], now_us())
-        assert _count(migrated, project) == (3, 3)
-    finally:
-        writer.stop()
+    project = create_project(engine, "writer-errors").id
+    broken = _batch(project, 1).prepare(now_us())
+    assert broken.rows is not None
+    broken.rows[0]["ingested_us"] = None  # a NOT NULL column
+    with pytest.raises(WriterProcessError, match=r"IntegrityError.*(?i:not.null)"):
+        writer.write([broken], now_us())
+    writer.write([_batch(project, 2)], now_us())
+    assert _count(engine, project) == (3, 3)
 
 
-def test_a_killed_writer_process_fails_its_write_and_is_replaced(migrated: Engine, database_url: str) -> None:
-    project = create_project(migrated, "writer-killed").id
-    writer = WriterProcess(database_url)
-    writer.start()
-    try:
-        first = writer.pid
-        assert first is not None
-        os.kill(first, signal.SIGKILL)
-        psutil.Process(first).wait(timeout=10)
-        with pytest.raises(WriterProcessError, match="restarted"):
-            writer.write([_batch(project, 1)], now_us())
-        writer.write([_batch(project, 2)], now_us())  # the replacement commits
-        assert writer.pid not in (None, first)
-        assert _count(migrated, project) == (3, 3)
-    finally:
-        writer.stop()
+def test_a_killed_writer_process_fails_its_write_and_is_replaced(
+    engine: Engine, writer: WriterProcess
+) -> None:
+    project = create_project(engine, "writer-killed").id
+    first = writer.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    psutil.Process(first).wait(timeout=10)
+    with pytest.raises(WriterProcessError, match="restarted"):
+        writer.write([_batch(project, 1)], now_us())
+    writer.write([_batch(project, 2)], now_us())  # the replacement commits
+    assert writer.pid not in (None, first)
+    assert _count(engine, project) == (3, 3)
 
 
 def test_the_writer_process_dies_with_its_server(tmp_path: Path) -> None:
@@ -214,6 +207,32 @@ def test_sqlite_write_lock_hands_over_between_engines_and_after_rollback(tmp_pat
     assert (tmp_path / "c.db-writelock").exists()
     first.dispose()
     second.dispose()
+
+
+def test_a_write_that_cannot_begin_gives_the_write_lock_back(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    url = f"sqlite:///{path}"
+    engine = open_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    # Runs after the engine's own settings: give up on SQLite's lock after 0.2 s instead of 30.
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=200"))
+    outsider = sqlite3.connect(path, isolation_level=None)  # a tool that does not take our flock
+    outsider.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OperationalError, match="locked"), writing(engine).begin() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    outsider.execute("ROLLBACK")
+    outsider.close()
+    done = threading.Event()
+
+    def write_again() -> None:
+        with writing(open_engine(url)).begin() as connection:
+            connection.exec_driver_sql("UPDATE projects SET name = name")
+        done.set()
+
+    threading.Thread(target=write_again, daemon=True).start()
+    assert done.wait(10), "the failed BEGIN kept the flock: every later writer waits forever"
+    engine.dispose()
 
 
 def test_server_keeps_answering_when_its_writer_process_was_killed(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -15,16 +14,6 @@ from contrail.store.migrate import upgrade
 from contrail.store.projects import create_project
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_engine(database_url)
-    upgrade(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _email() -> str:
