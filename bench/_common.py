@@ -71,6 +71,7 @@ class CpuWindow:
         self._own = time.process_time()
         self._server = tree_cpu(server) if server else 0.0
         self._server_sys = tree_cpu(server, system_only=True) if server else 0.0
+        self._children = tree_cpu(server, children_only=True) if server else 0.0
         self._t0 = time.monotonic()
         self.result: dict[str, float] = {}
 
@@ -81,10 +82,12 @@ class CpuWindow:
         own = time.process_time() - self._own
         server = (tree_cpu(self.server) if self.server else 0.0) - self._server
         server_sys = (tree_cpu(self.server, system_only=True) if self.server else 0.0) - self._server_sys
+        children = (tree_cpu(self.server, children_only=True) if self.server else 0.0) - self._children
         self.result = {
             "wall_s": round(wall, 2),
             "server_cpu_s": round(server, 2),
             "server_sys_cpu_s": round(server_sys, 2),
+            "server_children_cpu_s": round(children, 2),  # Contrail: the writer process
             "client_cpu_s": round(own, 2),
             "machine_cpu_s": round(machine, 2),
             "machine_busy_cores": round(machine / wall, 2) if wall else 0.0,
@@ -152,10 +155,10 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def tree_cpu(proc: psutil.Process, system_only: bool = False) -> float:
-    """CPU-s (user+system, or system only) of a process and its children."""
+def tree_cpu(proc: psutil.Process, system_only: bool = False, children_only: bool = False) -> float:
+    """CPU-s (user+system, or system only) of a process and its children (or its children alone)."""
     total = 0.0
-    for p in _tree(proc):
+    for p in _tree(proc)[1 if children_only else 0 :]:
         with contextlib.suppress(psutil.Error):
             times = p.cpu_times()
             total += times.system + (0.0 if system_only else times.user)

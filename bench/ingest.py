@@ -385,6 +385,8 @@ def _measure(
         result.update(_rates(stats, t0, t_end, n_spans))
         result.update(cpu, postgres_backends_cpu_s=round(pg_cpu, 2) if pg_db else None)
         result["server_cpu_us_per_span"] = round((cpu["server_cpu_s"] + pg_cpu) / n_spans * 1e6, 1)
+        if result["writer_process"]:  # its child is the writer (with a thread the split is unknown)
+            result["writer_cpu_us_per_span"] = round(cpu["server_children_cpu_s"] / n_spans * 1e6, 1)
         result.update(api_counts(server))
         if profiler:
             result["profile"] = profiler.summary()
@@ -544,7 +546,7 @@ def _writer_label(result: dict[str, Any]) -> str:
 
 def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire_per_span: float) -> None:
     headers = ["backend", "workers", "writer", "clients", "spans", "spans/s", "2nd half", "503s"]
-    headers += ["server CPU µs/span"]
+    headers += ["server CPU µs/span", "of it writer"]
     headers += ["busy cores", "RSS idle/peak/final MB", "B/span on disk", "rows"]
     rows = []
     for r in results:
@@ -558,7 +560,8 @@ def _report(results: list[dict[str, Any]], info: dict[str, Any], args: Any, wire
             r["spans_per_s"],
             r.get("spans_per_s_second_half"),
         ]
-        row += [r["http_503"], r["server_cpu_us_per_span"], r.get("machine_busy_cores"), rss]
+        row += [r["http_503"], r["server_cpu_us_per_span"], r.get("writer_cpu_us_per_span") or "—"]
+        row += [r.get("machine_busy_cores"), rss]
         rows.append([*row, r["disk_bytes_per_span"], r.get("db_rows_observations")])
     print()
     print_table(headers, rows)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from contrail.schema.observation import Observation
-from contrail.store.database import open_engine
+from contrail.store.database import open_engine, writes_paused
 from contrail.store.maintenance import checkpoint, refresh_statistics
 from contrail.store.migrate import upgrade
 from contrail.store.writer import WriteBatch, write_group
@@ -90,3 +91,65 @@ def test_postgres_without_autovacuum_gets_statistics_from_the_server() -> None:
             engine.dispose()
     # With autovacuum on, analysing is its job and the server leaves it alone.
     assert analysed is (autovacuum == "off")
+
+
+def _spans(count: int, first: int = 1) -> list[Observation]:
+    return [
+        Observation(trace_id=f"{i:032x}", span_id="1" * 16, name="x" * 2000, start_us=1_760_000_000_000_000)
+        for i in range(first, first + count)
+    ]
+
+
+def _wal_frames(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
+
+
+def test_a_long_wal_is_finished_with_writes_paused_and_starts_over(tmp_path: Path) -> None:
+    """Under steady ingest a checkpoint running beside the writer never copies the last frames, and
+    only a fully copied WAL is started over: it grew without bound (3 GB beside a 1 GB database)."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'c.db'}", sqlite_autocheckpoint=False)
+    upgrade(engine)
+    write_group(engine, [WriteBatch("p", _spans(3000))], 1)
+    assert _wal_frames(engine) > 1000
+    writes_held, release = threading.Event(), threading.Event()
+
+    def hold_writes() -> None:
+        with writes_paused(engine):
+            writes_held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_writes)
+    holder.start()
+    assert writes_held.wait(10)
+    checkpoint(engine, reset_from_frames=10**9)  # a short WAL: copied beside writers, nothing waits
+    finisher = threading.Thread(target=checkpoint, args=(engine,), kwargs={"reset_from_frames": 1000})
+    finisher.start()
+    finisher.join(0.5)
+    waited_for_writers = finisher.is_alive()  # the final pass needs the writers' lock
+    release.set()
+    holder.join(10)
+    finisher.join(30)
+    write_group(engine, [WriteBatch("p", _spans(1, first=5000))], 2)
+    frames_after = _wal_frames(engine)
+    engine.dispose()
+    assert waited_for_writers
+    assert not finisher.is_alive()
+    assert frames_after < 100  # the write after the full copy started the WAL over
+
+
+def test_fast_parameter_adapters_store_the_same_values() -> None:
+    """store.database registers pass-through sqlite3 adapters for None, bool and bytes (a speed-up);
+    SQLite must still receive NULL, integers and blobs."""
+    import sqlite3
+
+    import contrail.store.database  # noqa: F401 - registers the adapters
+
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (a, b, c, d)")
+    connection.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [(None, True, False, b"x\x00y")])
+    stored = connection.execute(
+        "SELECT a, typeof(a), b, typeof(b), c, typeof(c), d, typeof(d) FROM t"
+    ).fetchone()
+    connection.close()
+    assert stored == (None, "null", 1, "integer", 0, "integer", b"x\x00y", "blob")

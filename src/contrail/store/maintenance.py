@@ -17,9 +17,13 @@ import time
 
 from sqlalchemy import Engine
 
+from contrail.store.database import writes_paused
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 1.0
+# 64 MB of 4 KB pages: a few seconds of full-speed ingest (see checkpoint()).
+WAL_RESET_FRAMES = 16_384
 ANALYZE_EVERY_S = 600.0
 # Rows ANALYZE samples per index: enough for index choice, fast on a multi-GB file.
 ANALYSIS_LIMIT = 1000
@@ -42,10 +46,22 @@ def refresh_statistics(engine: Engine) -> None:
         connection.commit()
 
 
-def checkpoint(engine: Engine) -> None:
-    """Copy committed WAL pages into the database file without waiting for readers or writers."""
+def checkpoint(engine: Engine, reset_from_frames: int = WAL_RESET_FRAMES) -> None:
+    """Copy committed WAL pages into the database file without waiting for readers or writers; once
+    the WAL holds ``reset_from_frames`` pages, finish the copy with writes paused, so the next write
+    starts the WAL over.
+
+    SQLite reuses the WAL from its start only when a write begins after a checkpoint that copied
+    every frame. Under steady ingest the writer commits back to back, every pass ended a few frames
+    short, and the WAL grew without bound: 3.2 GB beside a 1 GB database after 400k spans, and
+    ingest slowed by a third as each page lookup searched a longer WAL index. The paused pass only
+    copies what arrived during the first one (milliseconds); readers are never waited for.
+    """
     with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, frames, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        if frames >= reset_from_frames:
+            with writes_paused(engine):
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 class DatabaseUpkeep:

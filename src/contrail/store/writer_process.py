@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _OK = b"ok"
+WRITER_CACHE_MB = 64
 
 
 class WriterProcessError(RuntimeError):
@@ -157,7 +158,10 @@ def _serve(connection: Connection) -> None:
 
     config: dict[str, Any] = connection.recv()
     engine = open_engine(
-        config["database_url"], sqlite_synchronous=config["sqlite_synchronous"], sqlite_autocheckpoint=False
+        config["database_url"],
+        sqlite_synchronous=config["sqlite_synchronous"],
+        sqlite_autocheckpoint=False,
+        sqlite_cache_mb=WRITER_CACHE_MB,
     )
     settle_after_startup()
     connection.send_bytes(_OK)
