@@ -22,7 +22,7 @@ from contrail.store.database import writes_paused
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 1.0
-# 64 MB of 4 KB pages: a few seconds of full-speed ingest (see checkpoint()).
+# 64 MB of 4 KB pages: about a second of full-speed ingest on two cores (see checkpoint()).
 WAL_RESET_FRAMES = 16_384
 ANALYZE_EVERY_S = 600.0
 # Rows ANALYZE samples per index: enough for index choice, fast on a multi-GB file.
@@ -53,9 +53,9 @@ def checkpoint(engine: Engine, reset_from_frames: int = WAL_RESET_FRAMES) -> Non
 
     SQLite reuses the WAL from its start only when a write begins after a checkpoint that copied
     every frame. Under steady ingest the writer commits back to back, every pass ended a few frames
-    short, and the WAL grew without bound: 3.2 GB beside a 1 GB database after 400k spans, and
-    ingest slowed by a third as each page lookup searched a longer WAL index. The paused pass only
-    copies what arrived during the first one (milliseconds); readers are never waited for.
+    short, and the WAL grew without bound: 3.2 GB beside a 1 GB database after 400k spans, with
+    every page lookup searching a longer WAL index. The paused pass only copies what arrived during
+    the first one; readers are never waited for (one holding an old snapshot defers the restart).
     """
     with engine.connect() as connection:
         _busy, frames, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
