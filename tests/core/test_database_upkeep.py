@@ -17,11 +17,7 @@ from contrail.store.writer import WriteBatch, write_group
 def test_commits_leave_the_wal_to_the_upkeep_thread(tmp_path: Path) -> None:
     engine = open_engine(f"sqlite:///{tmp_path / 'c.db'}", sqlite_autocheckpoint=False)
     upgrade(engine)
-    spans = [
-        Observation(trace_id=f"{i:032x}", span_id="1" * 16, name="x" * 2000, start_us=1_760_000_000_000_000)
-        for i in range(1, 3000)
-    ]
-    write_group(engine, [WriteBatch("p", spans)], 1)
+    write_group(engine, [WriteBatch("p", _spans(3000))], 1)
     with engine.connect() as connection:
         before = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
     assert before[1] > 1000  # nothing had copied the WAL back: autocheckpoint is off
