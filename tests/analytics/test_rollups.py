@@ -108,6 +108,22 @@ def test_ingest_keeps_rollups_equal_to_a_rebuild_through_resends_and_updates(eng
     assert refusals == 3
 
 
+def test_only_generations_count_as_refusals_through_resends(engine: Engine) -> None:
+    """A tool or agent span may carry a refusal-looking output; ingest, re-sends and a rebuild must
+    agree that it is not a model refusal (ingest once counted it and the take-back did not)."""
+    project = _project(engine)
+    refusal = [{"role": "assistant", "content": None, "refusal": "I can't help with that."}]
+    spans = [
+        _span(0, output=refusal),
+        _span(1, type=ObservationType.TOOL, output=refusal),
+        _span(2, type=ObservationType.AGENT, output=refusal),
+    ]
+    _write(engine, project, spans)
+    _write(engine, project, spans)  # re-sent unchanged: each takes back what it added
+    assert _sum(engine, project, "refusal_count", HOUR_US) == 1
+    assert _rows(engine, project) == _rebuilt(engine, project)
+
+
 def _sum(engine: Engine, project_id: str, column: str, grain: int) -> int:
     with engine.connect() as connection:
         return int(

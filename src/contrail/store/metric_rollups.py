@@ -181,8 +181,16 @@ def _cached_dims_key(dims: tuple[Any, ...]) -> str:
     return key
 
 
+def counts_as_refusal(kind: str, output: Any) -> bool:
+    """Whether a span adds to ``refusal_count``: a generation whose output is a refusal. The writer
+    (new rows), the take-back of a re-sent span and a rebuild must all apply this one rule."""
+    return kind == "generation" and output is not None and is_refusal(output)
+
+
 def _stored_refusal(row: Mapping[str, Any]) -> bool:
-    return row["type"] == "generation" and is_refusal(unpack_json(row["output"]))
+    kind = row["type"]
+    output = unpack_json(row["output"]) if kind == "generation" else None  # decode only what can count
+    return counts_as_refusal(kind, output)
 
 
 def _fold(deltas: Deltas, row: Mapping[str, Any], refused: bool, sign: int) -> None:

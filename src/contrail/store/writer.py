@@ -390,7 +390,7 @@ def _trace_fields(obs: Observation) -> dict[str, Any]:
         "_explicit_io": explicit_io,
         "_input_preview": previews[0],
         "_output_preview": previews[1],
-        "_refused": obs.output is not None and metric_rollups.is_refusal(obs.output),
+        "_refused": metric_rollups.counts_as_refusal(obs.type.value, obs.output),
     }
 
 
