@@ -6,10 +6,9 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -27,7 +26,6 @@ WAL_SIZE_LIMIT_BYTES = 64 * 2**20
 sqlite3.register_adapter(type(None), {}.get)  # type: ignore[arg-type]  # {}.get(x) is None, a C call
 sqlite3.register_adapter(bool, int)
 sqlite3.register_adapter(bytes, bytes)  # bytes(b) is b
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, _WriteLock] = weakref.WeakKeyDictionary()
 
 
 def writing(engine: Engine) -> Engine:
@@ -81,10 +79,11 @@ def open_engine(
 def _sqlite_engine(
     url: str, database: str | None, synchronous: str, autocheckpoint: bool, cache_mb: int
 ) -> Engine:
-    if database and database != ":memory:":
+    write_lock = None
+    if _is_file(database):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        write_lock = _WriteLock(database)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    write_lock = _WriteLock(database) if database and database != ":memory:" else None
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -114,19 +113,22 @@ def _sqlite_engine(
 
     if write_lock is not None:
         write_lock.release_after_transactions(engine)
-        _WRITE_LOCKS[engine] = write_lock
     return engine
+
+
+def _is_file(database: str | None) -> TypeGuard[str]:
+    return bool(database) and database != ":memory:"
 
 
 @contextlib.contextmanager
 def writes_paused(engine: Engine) -> Iterator[None]:
     """Hold SQLite's writer flock (see :class:`_WriteLock`) without a transaction: writers that take
     it (every write of ours) wait at their BEGIN until the block ends. No-op for other databases."""
-    write_lock = _WRITE_LOCKS.get(engine)
-    if write_lock is None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not _is_file(database):
         yield
         return
-    descriptor = write_lock.take()
+    descriptor = _WriteLock(database).take()
     try:
         yield
     finally:
