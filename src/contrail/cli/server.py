@@ -81,7 +81,7 @@ def server_command(
         return
     from contrail.server.app import create_app
 
-    uvicorn.run(create_app(settings, migrate=False), **options)
+    uvicorn.run(create_app(settings, migrate=False, owns_process=True), **options)
 
 
 def check_port_free(host: str, port: int) -> None:

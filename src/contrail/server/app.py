@@ -41,11 +41,15 @@ def _writer_process(settings: Settings) -> WriterProcess:
     return WriterProcess(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, migrate: bool = True, owns_process: bool = False
+) -> FastAPI:
     """Build the server for ``settings`` (from the environment when omitted).
 
     Opens the database (raising DatabaseUnavailableError with a fix when it cannot) and applies
-    migrations unless ``migrate`` is False.
+    migrations unless ``migrate`` is False. ``owns_process`` (``contrail server``): the app is the
+    process's only job, so it may tune the process's garbage collector after startup; an app
+    embedded in someone's process (tests, ``contrail.testing``) leaves it alone.
     """
     settings = settings or Settings()
     engine = open_engine(
@@ -84,7 +88,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         alerts.start()
         if online is not None:
             online.start()
-        settle_after_startup()
+        if owns_process:
+            settle_after_startup()
         yield
         if online is not None:
             online.stop()
@@ -124,4 +129,4 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
 def create_worker_app() -> FastAPI:
     """App factory for each process of ``contrail server --workers N`` (the parent has migrated)."""
-    return create_app(Settings(), migrate=False)
+    return create_app(Settings(), migrate=False, owns_process=True)
