@@ -108,7 +108,8 @@ class WriteQueue:
         await pending.done
 
     async def _run(self) -> None:
-        # One lane; lanes check the queue before waiting, so a wake-up taken by another is not lost.
+        # Each task is one lane. It checks the queue before waiting, so a wake-up another lane took is
+        # not lost.
         while True:
             while self._pending:
                 await self._write(self._take_group())
