@@ -103,7 +103,7 @@ class Projection:
 
 def _traces_where(engine: Engine, project_id: str, flt: Filter) -> list[Any]:
     """Traces starting in the range that match the filter (and hold at least one observation)."""
-    return [*trace_conditions(traces, flt, project_id, engine.dialect.name), _t.observation_count > 0]
+    return [*trace_conditions(traces, flt, project_id, engine), _t.observation_count > 0]
 
 
 def trace_summary(engine: Engine, project_id: str, flt: Filter, precision: str = "auto") -> TraceSummary:
@@ -332,7 +332,7 @@ def score_summaries(
         where.append(s.timestamp_us < flt.start_to_us)
     if _has_trace_filter(flt):
         untimed = dataclasses.replace(flt, start_from_us=None, start_to_us=None)
-        matching = select(_t.trace_id).where(*trace_conditions(traces, untimed, project_id, dialect))
+        matching = select(_t.trace_id).where(*trace_conditions(traces, untimed, project_id, engine))
         where.append(s.trace_id.in_(matching))
     if group is not None:
         where.append(group.is_not(None))

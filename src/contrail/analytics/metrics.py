@@ -147,7 +147,7 @@ def observation_metrics(
             return _rollup_metrics(connection, project_id, flt, group_by, width)
     keys = [*group_exprs, *([_bucket_expr(width)] if width else [])]
     labelled = [k.label(f"k{i}") for i, k in enumerate(keys)]
-    where = observation_conditions(observations, flt, project_id, dialect)
+    where = observation_conditions(observations, flt, project_id, engine)
     source = _source(group_by, dialect)
     with engine.connect() as connection:
         totals = connection.execute(
@@ -195,7 +195,7 @@ def top(
             func.count().label("obs_count"),
         )
         .select_from(_source(by, dialect))
-        .where(*observation_conditions(observations, flt, project_id, dialect))
+        .where(*observation_conditions(observations, flt, project_id, engine))
         .where(*(g.is_not(None) for g in group_exprs[:1]))
         .group_by(*group_exprs)
         .having(ranking.is_not(None))

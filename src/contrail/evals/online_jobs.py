@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contrail.evals.online import Rule, sampled
@@ -44,6 +44,12 @@ class Job:
 def sample_rule(engine: Engine, rule: Rule, *, now_us: int, settle_us: int, scan_limit: int = 5000) -> int:
     """Enqueue jobs for what arrived since the rule's watermark; returns how many were new."""
     o = observations.c
+    # Built before reading: a full-text filter first indexes waiting documents (store.search).
+    flt = rule.filter.to_filter()
+    if rule.target == "trace":
+        conditions = trace_conditions(traces, flt, rule.project_id, engine)
+    else:
+        conditions = observation_conditions(observations, flt, rule.project_id, engine)
     with engine.connect() as connection:
         rows = connection.execute(
             select(o.id, o.trace_id, o.ingested_us)
@@ -54,11 +60,10 @@ def sample_rule(engine: Engine, rule: Rule, *, now_us: int, settle_us: int, scan
         settled = _settled_prefix(rows, now_us - settle_us)
         if not settled:
             return 0
-        dialect = connection.dialect.name
         if rule.target == "trace":
-            keys = _matching_traces(connection, rule, dialect, {r.trace_id for r in settled})
+            keys = _matching_traces(connection, conditions, {r.trace_id for r in settled})
         else:
-            keys = _matching_observations(connection, rule, dialect, [r.id for r in settled])
+            keys = _matching_observations(connection, conditions, [r.id for r in settled])
     keys = [(t, s) for t, s in keys if sampled(t, rule.sampling_percent)]
     return _enqueue(engine, rule, keys, settled[-1].id, now_us)
 
@@ -71,9 +76,8 @@ def _settled_prefix(rows: Sequence[Any], cutoff_us: int) -> list[Any]:
 
 
 def _matching_traces(
-    connection: Connection, rule: Rule, dialect: str, trace_ids: set[str]
+    connection: Connection, conditions: list[ColumnElement[bool]], trace_ids: set[str]
 ) -> list[tuple[str, str]]:
-    conditions = trace_conditions(traces, rule.filter.to_filter(), rule.project_id, dialect)
     found: list[tuple[str, str]] = []
     for chunk in _chunks(sorted(trace_ids)):
         # A trace without its root yet is left for later: the root arriving is a new observation.
@@ -85,9 +89,8 @@ def _matching_traces(
 
 
 def _matching_observations(
-    connection: Connection, rule: Rule, dialect: str, ids: list[int]
+    connection: Connection, conditions: list[ColumnElement[bool]], ids: list[int]
 ) -> list[tuple[str, str]]:
-    conditions = observation_conditions(observations, rule.filter.to_filter(), rule.project_id, dialect)
     found: list[tuple[str, str]] = []
     for chunk in _chunks(ids):
         query = select(observations.c.trace_id, observations.c.span_id).where(

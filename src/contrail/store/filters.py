@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     Table,
     Text,
     and_,
@@ -64,9 +65,11 @@ class Filter:
     trace_id: str | None = None
 
 
-def trace_conditions(table: Table, flt: Filter, project_id: str, dialect: str) -> list[ColumnElement[bool]]:
-    """WHERE conditions on the ``traces`` rollup table."""
+def trace_conditions(table: Table, flt: Filter, project_id: str, engine: Engine) -> list[ColumnElement[bool]]:
+    """WHERE conditions on the ``traces`` rollup table (build them before the reading transaction
+    starts: a full-text term first indexes waiting documents, see store.search)."""
     c = table.c
+    dialect = engine.dialect.name
     conditions = _common(table, flt, project_id, dialect, duration="duration_us", cost="total_cost_nanos")
     if flt.has_error is not None:
         conditions.append(c.error_count > 0 if flt.has_error else c.error_count == 0)
@@ -77,17 +80,18 @@ def trace_conditions(table: Table, flt: Filter, project_id: str, dialect: str) -
         if terms:
             matching = select(observations.c.trace_id).where(
                 observations.c.project_id == project_id,
-                search.id_in_matches(observations.c.id, dialect, project_id, terms),
+                search.id_in_matches(observations.c.id, engine, project_id, terms),
             )
             conditions.append(c.trace_id.in_(matching))
     return conditions
 
 
 def observation_conditions(
-    table: Table, flt: Filter, project_id: str, dialect: str
+    table: Table, flt: Filter, project_id: str, engine: Engine
 ) -> list[ColumnElement[bool]]:
-    """WHERE conditions on the ``observations`` table."""
+    """WHERE conditions on the ``observations`` table (built before reading, as trace_conditions)."""
     c = table.c
+    dialect = engine.dialect.name
     conditions = _common(table, flt, project_id, dialect, duration="duration_us", cost="total_cost_nanos")
     if flt.has_error is not None:
         conditions.append(c.is_error.is_(flt.has_error))
@@ -100,7 +104,7 @@ def observation_conditions(
     if flt.search:
         terms = search.query_terms(flt.search)
         if terms:
-            conditions.append(search.id_in_matches(c.id, dialect, project_id, terms))
+            conditions.append(search.id_in_matches(c.id, engine, project_id, terms))
     return conditions
 
 

@@ -1,4 +1,5 @@
-"""Background upkeep of the database: SQLite WAL checkpoints, and planner statistics.
+"""Background upkeep of the database: SQLite WAL checkpoints, full-text indexing of waiting
+documents, and planner statistics.
 
 The writer's connections never checkpoint on commit (``wal_autocheckpoint=0``): a checkpoint copies
 the WAL into the database file and was a quarter of the writer's time. This thread does it instead,
@@ -6,7 +7,9 @@ on its own connection, where SQLite releases the GIL and the second core can do 
 refreshes the planner's statistics (a bounded ANALYZE), without which SQLite picks the wrong index
 once tables grow (a trace's detail page scanned a whole index). PostgreSQL checkpoints itself and
 its autovacuum keeps the statistics; where autovacuum is off (as on some test and bench machines),
-the same thread runs ANALYZE instead, on the same schedule.
+the same thread runs ANALYZE instead, on the same schedule. Documents waiting for the SQLite
+full-text index (store.search) are indexed every few seconds, so under light traffic the batch
+does not sit until the next search.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import time
 
 from sqlalchemy import Engine
 
+from contrail.store import search
 from contrail.store.database import writes_paused
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 1.0
+SEARCH_CATCH_UP_EVERY_S = 5.0
 # 64 MB of 4 KB pages: about a second of full-speed ingest on two cores (see checkpoint()).
 WAL_RESET_FRAMES = 16_384
 ANALYZE_EVERY_S = 600.0
@@ -66,7 +71,7 @@ def checkpoint(engine: Engine, reset_from_frames: int = WAL_RESET_FRAMES) -> Non
 
 class DatabaseUpkeep:
     """A daemon thread running :func:`refresh_statistics` at start and every ten minutes, and on
-    SQLite :func:`checkpoint` every second."""
+    SQLite :func:`checkpoint` every second and ``search.catch_up`` every five."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -90,10 +95,14 @@ class DatabaseUpkeep:
     def _run(self) -> None:
         self._safely(refresh_statistics)  # at once: a server may start on a large, never-analysed file
         next_analyze = time.monotonic() + ANALYZE_EVERY_S
+        next_catch_up = time.monotonic() + SEARCH_CATCH_UP_EVERY_S
         sqlite = self._engine.dialect.name == "sqlite"
         while not self._stop.wait(CHECKPOINT_EVERY_S):
             if sqlite:
                 self._safely(checkpoint)
+                if time.monotonic() >= next_catch_up:
+                    self._safely(search.catch_up)
+                    next_catch_up = time.monotonic() + SEARCH_CATCH_UP_EVERY_S
             if time.monotonic() >= next_analyze:
                 self._safely(refresh_statistics)
                 next_analyze = time.monotonic() + ANALYZE_EVERY_S

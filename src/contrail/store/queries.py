@@ -37,7 +37,7 @@ def list_traces(
     descending: bool = True,
 ) -> Page[dict[str, Any]]:
     sort_column = _TRACE_SORT_COLUMNS[sort]
-    query = select(traces).where(*trace_conditions(traces, flt, project_id, engine.dialect.name))
+    query = select(traces).where(*trace_conditions(traces, flt, project_id, engine))
     if cursor:
         query = query.where(after_cursor(sort_column, traces.c.trace_id, cursor, descending))
     order = (sort_column.desc(), traces.c.trace_id.desc()) if descending else (sort_column, traces.c.trace_id)
@@ -77,9 +77,7 @@ def get_trace(engine: Engine, project_id: str, trace_id: str) -> dict[str, Any] 
 def list_observations(
     engine: Engine, project_id: str, flt: Filter, *, limit: int = 50, cursor: str | None = None
 ) -> Page[dict[str, Any]]:
-    query = select(observations).where(
-        *observation_conditions(observations, flt, project_id, engine.dialect.name)
-    )
+    query = select(observations).where(*observation_conditions(observations, flt, project_id, engine))
     if cursor:
         query = query.where(after_cursor(observations.c.start_us, observations.c.id, cursor, True))
     rows = _fetch(
