@@ -28,5 +28,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         # What waits is indexed first: the older schema indexes at write time and would never see it.
-        op.execute("INSERT INTO observations_fts(rowid, body) SELECT id, body FROM search_pending ORDER BY id")
+        op.execute(
+            "INSERT INTO observations_fts(rowid, body) SELECT id, body FROM search_pending ORDER BY id"
+        )
         op.execute("DROP TABLE search_pending")
