@@ -30,7 +30,7 @@ _MAX_TERMS = 16
 # Full-text search looks at the newest this-many matching spans (documented with the `q` filter).
 MAX_MATCHES = 10_000
 # SQLite: documents waiting before the writer moves them into the FTS5 index in its transaction.
-INDEX_BATCH_DOCS = 8_192
+INDEX_BATCH_DOCS = 4_096
 
 
 def query_terms(query: str) -> list[str]:

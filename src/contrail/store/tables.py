@@ -112,9 +112,25 @@ observations = Table(
     Column("ingested_us", BigInteger, nullable=False),
     UniqueConstraint("project_id", "trace_id", "span_id"),
     Index(None, "project_id", "start_us"),
-    Index(None, "project_id", "model", "start_us"),
-    Index(None, "project_id", "is_error", "start_us"),
-    # Partial: most spans carry no prompt, so ingest pays only for the generations that do.
+    # Partial indexes (this one and the next two): most spans have no model, no error and no prompt,
+    # and every index entry is a b-tree leaf written at ingest (see migration 0016).
+    Index(
+        "ix_observations_model",
+        "project_id",
+        "model",
+        "start_us",
+        sqlite_where=text("model IS NOT NULL"),
+        postgresql_where=text("model IS NOT NULL"),
+    ),
+    # Matches the filter's `is_error IS 1` / `IS true` exactly: SQLite uses a partial index only for
+    # a query whose WHERE repeats its condition.
+    Index(
+        "ix_observations_errors",
+        "project_id",
+        "start_us",
+        sqlite_where=text("is_error IS 1"),
+        postgresql_where=text("is_error IS true"),
+    ),
     Index(
         "ix_observations_prompt",
         "project_id",
