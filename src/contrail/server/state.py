@@ -59,10 +59,19 @@ async def project_prices(request: Request, project_id: str) -> PriceCatalogue:
 
 
 async def submit(request: Request, batch: WriteBatch, endpoint: str) -> None:
-    """Hand a batch to the writer and wait for its commit; 503 + Retry-After under backpressure."""
+    """Hand a batch to the writer and wait for its commit; 503 + Retry-After under backpressure.
+
+    The batch's observation list is emptied (the caller's list with it) once its rows are prepared:
+    the writer needs only the rows, and a request waiting for its commit then holds about half the
+    memory (the observations were 420 of ~850 KB per 100 spans of 1 KB text)."""
     state = server_state(request)
+    telemetry = state.telemetry
+    batch.prepare(now_us())
+    accepted = len(batch.observations) + len(batch.scores)
+    llm_totals = telemetry.llm.totals(batch.project_id, batch.observations)
+    batch.observations.clear()
     try:
-        await state.writes.submit(batch.prepare(now_us()))
+        await state.writes.submit(batch)
     except QueueFullError as exc:
         raise ApiError(
             503,
@@ -78,9 +87,8 @@ async def submit(request: Request, batch: WriteBatch, endpoint: str) -> None:
         raise ApiError(
             503, "writer_restarted", f"{exc}; nothing was stored, retry.", headers={"Retry-After": "1"}
         ) from exc
-    telemetry = state.telemetry
-    telemetry.spans.labels(endpoint, "accepted").inc(len(batch.observations) + len(batch.scores))
-    telemetry.llm.add(batch.project_id, batch.observations)
+    telemetry.spans.labels(endpoint, "accepted").inc(accepted)
+    telemetry.llm.record(batch.project_id, llm_totals)
     # Kept current here, not only when scraped: another worker may answer the scrape.
     telemetry.pending.set(state.writes.pending_spans)
 

@@ -81,6 +81,10 @@ class LlmUsage:
         self._labels = labels
 
     def add(self, project_id: str, observations: Iterable[Observation]) -> None:
+        self.record(project_id, self.totals(project_id, observations))
+
+    def totals(self, project_id: str, observations: Iterable[Observation]) -> dict[str, list[int]]:
+        """Calls, errors, input and output tokens and cost in nanodollars, per model label."""
         # Summed per model first: one counter update per series and batch, not per observation.
         totals: dict[str, list[int]] = {}
         for obs in observations:
@@ -93,6 +97,9 @@ class LlmUsage:
             sums[2] += obs.usage.input_tokens or 0
             sums[3] += obs.usage.output_tokens or 0
             sums[4] += int((obs.cost.total or Decimal(0)) * 1_000_000_000)
+        return totals
+
+    def record(self, project_id: str, totals: dict[str, list[int]]) -> None:
         for model, (calls, errors, tokens_in, tokens_out, nanos) in totals.items():
             self.calls.labels(project_id, model).inc(calls)
             self.errors.labels(project_id, model).inc(errors)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from contrail.analytics.cost import price_observations
 from contrail.ingest.otlp import (
+    MappedBatch,
     OtlpDecodeError,
     UnsupportedContentType,
     decode_export_request,
@@ -22,7 +23,7 @@ from contrail.schema.timeconv import now_us
 from contrail.server.body import read_body
 from contrail.server.errors import ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import count_rejected, project_prices, server_state, submit
+from contrail.server.state import ServerState, count_rejected, project_prices, server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"])
@@ -45,17 +46,7 @@ async def export_traces(request: Request) -> Response:
 async def _export(request: Request, as_json: bool) -> Response:
     state = server_state(request)
     caller = await state.keys.authenticate(request)
-    settings = state.settings
-    body = await read_body(
-        request, max_bytes=settings.max_request_bytes, max_decompressed_bytes=settings.max_decompressed_bytes
-    )
-    try:
-        export = decode_export_request(body, request.headers.get("content-type", ""))
-    except UnsupportedContentType as exc:
-        raise ApiError(415, "unsupported_media_type", str(exc)) from exc
-    except OtlpDecodeError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from exc
-    mapped = map_export_request(export, state.limits, now_us())
+    mapped = await _read_and_map(request, state)
     if mapped.observations:
         price_observations(mapped.observations, await project_prices(request, caller.project_id))
     if mapped.observations:
@@ -81,6 +72,22 @@ async def _export(request: Request, as_json: bool) -> Response:
             }
         return JsonResponse(payload)
     return Response(response.SerializeToString(), media_type=_PROTOBUF)
+
+
+async def _read_and_map(request: Request, state: ServerState) -> MappedBatch:
+    """The request's spans, mapped; the body and the decoded message are freed on return, before the
+    request waits for its commit."""
+    settings = state.settings
+    body = await read_body(
+        request, max_bytes=settings.max_request_bytes, max_decompressed_bytes=settings.max_decompressed_bytes
+    )
+    try:
+        export = decode_export_request(body, request.headers.get("content-type", ""))
+    except UnsupportedContentType as exc:
+        raise ApiError(415, "unsupported_media_type", str(exc)) from exc
+    except OtlpDecodeError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from exc
+    return map_export_request(export, state.limits, now_us())
 
 
 def _status_response(exc: ApiError, as_json: bool) -> Response:
