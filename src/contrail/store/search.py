@@ -7,7 +7,7 @@ operators, quotes and SQL in a filter value are plain text.
 On SQLite, documents wait in ``search_pending`` (committed with their spans) and enter the FTS5
 index in batches of ``INDEX_BATCH_DOCS``: FTS5 writes a new index segment at every commit and merges
 segments as they pile up, so indexing the ~300 spans of one commit group cost 32 µs per span at
-100k spans against 17 in batches of 10,000 (measured in process; docs/benchmarks.md). A search never
+100k spans against ~20 in batches of thousands (measured in process; docs/benchmarks.md). A search never
 misses a waiting document: building a full-text condition first indexes whatever waits
 (:func:`catch_up`), and the database upkeep thread does the same every few seconds.
 """
@@ -31,6 +31,7 @@ _MAX_TERMS = 16
 MAX_MATCHES = 10_000
 # SQLite: documents waiting before the writer moves them into the FTS5 index in its transaction.
 INDEX_BATCH_DOCS = 4_096
+_ID_CHUNK = 500
 
 
 def query_terms(query: str) -> list[str]:
@@ -88,9 +89,6 @@ def unindex(connection: Connection, documents: Sequence[tuple[int, str, str]]) -
             text("INSERT INTO observations_fts(observations_fts, rowid, body) VALUES ('delete', :id, :body)"),
             [{"id": i, "body": _project_token(p) + " " + body} for i, p, body in indexed],
         )
-
-
-_ID_CHUNK = 500
 
 
 def index_pending(connection: Connection) -> None:
