@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import httpx
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -13,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from tests.conftest import LiveContrail
+from tests.conftest import LiveContrail, start_contrail
 
 
 def _provider(contrail: LiveContrail, path: str = "/v1/traces") -> TracerProvider:
@@ -183,3 +187,42 @@ def test_openinference_spans_from_the_otel_sdk(contrail: LiveContrail) -> None:
     assert trace["session_id"] == "oi-session"
     assert trace["total_cost_usd"] == "0.0035"  # 1000 x $2.50/M + 100 x $10/M
     assert [o["trace_id"] for o in found] == [trace_id]
+
+
+def test_ingest_requests_beyond_the_concurrency_limit_wait_their_turn(tmp_path: Path) -> None:
+    """With CONTRAIL_INGEST_CONCURRENCY=2 at most two requests hold decoded data while 12 clients send
+    at once; the others wait unread, and every span is stored."""
+    server, live = start_contrail(f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "home", ingest_concurrency=2)
+    writes = live.app.state.contrail.writes  # type: ignore[attr-defined]
+    submit = writes.submit
+    holding = {"now": 0, "most": 0}
+
+    async def slow_submit(batch: Any) -> None:
+        holding["now"] += 1
+        holding["most"] = max(holding["most"], holding["now"])
+        try:
+            await asyncio.sleep(0.05)  # long enough for the other requests to arrive meanwhile
+            await submit(batch)
+        finally:
+            holding["now"] -= 1
+
+    writes.submit = slow_submit
+    bodies = [_json_request(_json_span(f"{n + 1:032x}", f"{n + 1:016x}")) for n in range(12)]
+    try:
+        with live.client() as client, ThreadPoolExecutor(12) as pool:
+            statuses = list(
+                pool.map(
+                    lambda body: (
+                        client.post(
+                            "/v1/traces", content=body, headers={"Content-Type": "application/json"}
+                        ).status_code
+                    ),
+                    bodies,
+                )
+            )
+            stored = client.get("/api/v1/traces", params={"limit": 50}).json()["data"]
+    finally:
+        server.stop()
+    assert statuses == [200] * 12
+    assert holding["most"] == 2
+    assert len(stored) == 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -77,6 +78,7 @@ def create_app(
         upkeep=DatabaseUpkeep(engine),
         telemetry=telemetry,
         prices=CatalogueCache(engine),
+        ingest_slots=asyncio.Semaphore(settings.ingest_concurrency),
     )
     alerts = AlertChecker(engine, settings)
     online = OnlineEvalWorker(engine, WorkerConfig.from_settings(settings)) if settings.online_evals else None

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     write_queue_spans: int = Field(
         default=100_000, ge=100, description="Spans waiting to be written before ingest answers 503."
     )
+    ingest_concurrency: int = Field(
+        default=24,
+        ge=1,
+        description="Ingest requests read, decoded and awaiting their commit at once; more wait their turn "
+        "unread, so memory does not grow with the number of clients.",
+    )
     write_group_spans: int = Field(
         default=5_000, ge=1, description="Most spans the writer commits in one transaction."
     )

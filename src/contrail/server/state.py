@@ -3,6 +3,7 @@ that reach it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from fastapi import Request
@@ -33,6 +34,9 @@ class ServerState:
     upkeep: DatabaseUpkeep
     telemetry: ServerTelemetry
     prices: CatalogueCache
+    # Held from reading an ingest body until its commit: each holder keeps ~1 MB per 100 spans of
+    # decoded data, the others only their connection (see Settings.ingest_concurrency).
+    ingest_slots: asyncio.Semaphore
 
     async def close(self) -> None:
         await self.writes.stop()

@@ -21,12 +21,12 @@ from contrail.ingest.langfuse_api import (
     map_langfuse_scores,
 )
 from contrail.ingest.limits import IngestLimits
-from contrail.ingest.native import NativeBatchError, map_native_batch
+from contrail.ingest.native import NativeBatch, NativeBatchError, map_native_batch
 from contrail.schema.timeconv import now_us
 from contrail.server.body import read_body
 from contrail.server.errors import ERROR_RESPONSES, ApiError
 from contrail.server.responses import JsonResponse
-from contrail.server.state import count_rejected, principal, project_prices, server_state, submit
+from contrail.server.state import ServerState, count_rejected, principal, project_prices, server_state, submit
 from contrail.store.writer import WriteBatch
 
 router = APIRouter(tags=["ingestion"], responses=ERROR_RESPONSES)
@@ -55,22 +55,29 @@ async def read_json(request: Request) -> Any:
 )
 async def ingest_native(request: Request) -> JsonResponse:
     caller = await principal(request)
-    payload = await read_json(request)
     state = server_state(request)
-    try:
-        mapped = map_native_batch(payload, state.limits, now_us())
-    except NativeBatchError as exc:
-        raise ApiError(400, "invalid_batch", str(exc)) from exc
-    if len(mapped.results) > state.limits.max_spans_per_request:
-        raise ApiError(
-            413, "payload_too_large", f"At most {state.limits.max_spans_per_request} events per request."
-        )
-    if mapped.observations:
-        price_observations(mapped.observations, await project_prices(request, caller.project_id))
-    if mapped.observations or mapped.scores:
-        await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores), "native")
+    async with state.ingest_slots:
+        mapped = await _read_native(request, state)
+        if len(mapped.results) > state.limits.max_spans_per_request:
+            raise ApiError(
+                413, "payload_too_large", f"At most {state.limits.max_spans_per_request} events per request."
+            )
+        if mapped.observations:
+            price_observations(mapped.observations, await project_prices(request, caller.project_id))
+        if mapped.observations or mapped.scores:
+            await submit(request, WriteBatch(caller.project_id, mapped.observations, mapped.scores), "native")
     count_rejected(request, "native", sum(1 for r in mapped.results if r.status >= 400))
     return JsonResponse(mapped.response().model_dump(), status_code=207)
+
+
+async def _read_native(request: Request, state: ServerState) -> NativeBatch:
+    """The request's events, mapped; the parsed JSON is freed on return, before the request waits for
+    its commit."""
+    payload = await read_json(request)
+    try:
+        return map_native_batch(payload, state.limits, now_us())
+    except NativeBatchError as exc:
+        raise ApiError(400, "invalid_batch", str(exc)) from exc
 
 
 @router.post("/api/public/scores", summary="Scores from the Langfuse SDK (a JSON array or one object)")

@@ -46,11 +46,11 @@ async def export_traces(request: Request) -> Response:
 async def _export(request: Request, as_json: bool) -> Response:
     state = server_state(request)
     caller = await state.keys.authenticate(request)
-    mapped = await _read_and_map(request, state)
-    if mapped.observations:
-        price_observations(mapped.observations, await project_prices(request, caller.project_id))
-    if mapped.observations:
-        await submit(request, WriteBatch(caller.project_id, mapped.observations), "otlp")
+    async with state.ingest_slots:
+        mapped = await _read_and_map(request, state)
+        if mapped.observations:
+            price_observations(mapped.observations, await project_prices(request, caller.project_id))
+            await submit(request, WriteBatch(caller.project_id, mapped.observations), "otlp")
     count_rejected(request, "otlp", len(mapped.rejected))
     response = ExportTraceServiceResponse()
     if mapped.rejected:
