@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         default=100_000, ge=100, description="Spans waiting to be written before ingest answers 503."
     )
     ingest_concurrency: int = Field(
-        default=24,
+        default=16,
         ge=1,
         description="Ingest requests read, decoded and awaiting their commit at once; more wait their turn "
         "unread, so memory does not grow with the number of clients.",
