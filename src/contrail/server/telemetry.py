@@ -80,9 +80,6 @@ class LlmUsage:
         self.cost = Counter(_COST_NANOS, "Cost of ingested calls (USD)", names, registry=registry)
         self._labels = labels
 
-    def add(self, project_id: str, observations: Iterable[Observation]) -> None:
-        self.record(project_id, self.totals(project_id, observations))
-
     def totals(self, project_id: str, observations: Iterable[Observation]) -> dict[str, list[int]]:
         """Calls, errors, input and output tokens and cost in nanodollars, per model label."""
         # Summed per model first: one counter update per series and batch, not per observation.

@@ -31,7 +31,6 @@ _MAX_TERMS = 16
 MAX_MATCHES = 10_000
 # SQLite: documents waiting before the writer moves them into the FTS5 index in its transaction.
 INDEX_BATCH_DOCS = 4_096
-_ID_CHUNK = 500
 
 
 def query_terms(query: str) -> list[str]:
@@ -71,16 +70,12 @@ def unindex(connection: Connection, documents: Sequence[tuple[int, str, str]]) -
     if not documents or connection.dialect.name != "sqlite":
         return  # PostgreSQL overwrites in index()
     ids = [i for i, _, _ in documents]
-    waiting = {
-        row[0]
-        for start in range(0, len(ids), _ID_CHUNK)
-        for row in connection.execute(
-            text("SELECT id FROM search_pending WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"ids": ids[start : start + _ID_CHUNK]},
-        )
-    }
+    # At most a batch waits, so the waiting ids in the documents' range are few: one query, no chunks.
+    waiting = set(
+        connection.exec_driver_sql(
+            "SELECT id FROM search_pending WHERE id BETWEEN ? AND ?", (min(ids), max(ids))
+        ).scalars()
+    )
     # A contentless FTS5 table forgets a row only when given the exact text it indexed (and must
     # never be told to forget one it does not hold); a waiting document is replaced in index().
     indexed = [(i, p, body) for i, p, body in documents if i not in waiting]

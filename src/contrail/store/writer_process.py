@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _OK = b"ok"
-# SQLite page cache of the writer's connection (readers keep the default 16 MB): FTS5 merges at commit
-# re-read older index segments, and with 16 MB those reads were 18% of the writer's time at 400k spans.
+# SQLite page cache of the writer's connection (readers keep the default 16 MB). With 16 MB, re-reads of
+# older FTS5 segments were 18% of the writer's time at 400k spans; with full-text batches (store.search)
+# 32 MB still cost 6% throughput at 32 clients and 48 MB did not lower the peak RSS (docs/benchmarks.md).
 WRITER_CACHE_MB = 64
 
 
